@@ -1,0 +1,53 @@
+"""Shared test set-up: offline, an empty torch hub cache, and a runner for recipes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+import torch
+
+# Nothing in the tests may download, or find a developer's own weights by accident.
+os.environ["ADACONV_OFFLINE"] = "1"
+os.environ["TORCH_HOME"] = tempfile.mkdtemp(prefix="adaconv-torch-home-")
+for _k in list(os.environ):
+    if _k.startswith("ADACONV_") and _k.endswith("_WEIGHTS") or _k == "ADACONV_WEIGHTS_DIR":
+        del os.environ[_k]
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+torch.backends.cudnn.allow_tf32 = False
+torch.backends.cuda.matmul.allow_tf32 = False
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_recipe(script: str, *args: str, timeout: int = 600, env: dict | None = None,
+               check: bool = True) -> subprocess.CompletedProcess:
+    """Run ``accelerate launch recipes/<script> args`` on one CPU process; returns the result."""
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "1",
+           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+           str(REPO / "recipes" / script), *map(str, args)]
+    full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=full_env, cwd=REPO)
+    if check and res.returncode != 0:
+        raise AssertionError(f"recipe failed ({res.returncode}):\nSTDOUT\n{res.stdout[-4000:]}\n"
+                             f"STDERR\n{res.stderr[-6000:]}")
+    return res
+
+
+@pytest.fixture
+def recipe():
+    """The :func:`run_recipe` helper as a fixture."""
+    return run_recipe
+
+
+def pytest_collection_modifyitems(config, items):
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
