@@ -1,0 +1,250 @@
+"""Train AdaConv (Chandran et al., CVPR 2021, section 3.2) or the AdaIN baseline (Huang &
+Belongie, ICCV 2017) for arbitrary style transfer, with the same code.
+
+Paper setting (content: MS-COCO, style: WikiArt; Adam 1e-4, batch 8, ~160k steps, resize 512
+then random crop 256)::
+
+    accelerate launch recipes/style_transfer.py --content_dir coco/train2014 --style_dir wikiart \\
+        --output_dir runs/adaconv --vgg_weights vgg19-dcbb9e9d.pth --img_size 256 --batch_size 8 \\
+        --max_train_steps 160000 --checkpointing_steps 5000 --resume_from_checkpoint latest \\
+        --model adaconv
+
+    # the baseline, same data and schedule
+    accelerate launch recipes/style_transfer.py ... --output_dir runs/adain --model adain
+
+CPU demo on generated patterns (a few minutes; a pipeline check, not a quality result)::
+
+    accelerate launch --cpu recipes/style_transfer.py --demo --output_dir runs/demo --vgg_weights random
+
+Outputs: ``O/config.json`` (resolved arguments), ``O/checkpoint-{step}/`` (model, optimiser,
+scheduler, RNG, step), ``O/samples/step-{step}.png`` (first row styles, first column contents),
+``O/logs/`` (scalars), and at the end ``O/model/`` (``config.json`` + ``model.safetensors``) for
+``adaconv-stylize`` and ``adaconv-eval-style``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import ProjectConfiguration, set_seed
+from tqdm.auto import tqdm
+
+from adaconv_gen.cli import normalize_flags, run_cli
+from adaconv_gen.data.style_pairs import build_demo_style_data, cycle, style_pair_loaders
+from adaconv_gen.errors import WeightsNotFoundError
+from adaconv_gen.models.style_transfer import create_style_transfer_model
+from adaconv_gen.training import (
+    TrainState,
+    atomic_save_json,
+    resolve_resume_checkpoint,
+    save_checkpoint,
+    save_image_grid,
+)
+from adaconv_gen.training.jsonl_tracker import JsonlTracker
+from adaconv_gen.training.style_losses import StyleTransferLoss
+from adaconv_gen.training.style_transfer_eval import load_sample_images, sample_grid
+from adaconv_gen.weights import resolve
+
+# Values --demo uses for every flag left at its default.
+DEMO_PRESET = {"img_size": 64, "resize_size": 72, "batch_size": 4, "max_train_steps": 300,
+               "checkpointing_steps": 100, "sample_steps": 50, "channels": [512, 64, 32, 16],
+               "style_channels": 64, "style_hidden": 64, "learning_rate": 3e-4}
+
+PIPELINE_CHECK_BANNER = """
+############################################################################
+#  VGG-19 WEIGHTS ARE RANDOM (--vgg_weights random).                        #
+#  The losses and images of this run are a PIPELINE CHECK, NOT A QUALITY    #
+#  RESULT. Provide vgg19-dcbb9e9d.pth for real training.                    #
+############################################################################
+"""
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line flags (underscores; hyphens accepted too)."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    d = p.add_argument_group("data")
+    d.add_argument("--content_dir", type=str, default=None, help="Content images (folder read recursively).")
+    d.add_argument("--style_dir", type=str, default=None, help="Style images (folder read recursively).")
+    d.add_argument("--demo", action="store_true",
+                   help="Build a generated demo set in OUTPUT_DIR/demo_data and use small CPU settings "
+                        "for every flag left at its default.")
+    d.add_argument("--img_size", type=int, default=256, help="Random crop size.")
+    d.add_argument("--resize_size", type=int, default=512, help="Short side before cropping.")
+    d.add_argument("--dataloader_num_workers", type=int, default=0, help="DataLoader workers.")
+    m = p.add_argument_group("model")
+    m.add_argument("--model", choices=("adaconv", "adain"), default="adaconv", help="Which network to train.")
+    m.add_argument("--vgg_weights", type=str, default=None,
+                   help="vgg19-dcbb9e9d.pth (default: $ADACONV_VGG19_WEIGHTS, the torch hub cache, a "
+                        "download when online); 'random' for a pipeline check only.")
+    m.add_argument("--channels", type=int, nargs=4, default=[512, 256, 128, 64],
+                   help="Decoder widths per level (first must be 512).")
+    m.add_argument("--groups", type=int, nargs=4, default=None,
+                   help="AdaConv groups per level (default channels // (1, 2, 4, 8)).")
+    m.add_argument("--style_channels", type=int, default=512, help="Descriptor depth s_d.")
+    m.add_argument("--style_hidden", type=int, default=512, help="Width of the style encoder E_S.")
+    m.add_argument("--kernel_size", type=int, default=3, help="Predicted kernel size.")
+    m.add_argument("--style_size_mode", choices=("any", "paper"), default="any",
+                   help="'paper' resizes styles to 256x256 as published; 'any' pools adaptively.")
+    m.add_argument("--convs_per_level", type=int, nargs=4, default=[1, 4, 2, 2], help="Decoder convs per level.")
+    m.add_argument("--upsample", choices=("nearest", "bilinear"), default="nearest", help="Decoder upsampling.")
+    m.add_argument("--padding_mode", choices=("reflect", "zeros", "replicate"), default="reflect",
+                   help="Decoder padding.")
+    m.add_argument("--output_activation", choices=("none", "tanh"), default="none", help="Last activation.")
+    t = p.add_argument_group("training")
+    t.add_argument("--output_dir", type=str, required=True, help="Checkpoints, samples, logs, export.")
+    t.add_argument("--batch_size", type=int, default=8, help="Pairs per step and process.")
+    t.add_argument("--max_train_steps", type=int, default=160000, help="Optimiser steps.")
+    t.add_argument("--learning_rate", type=float, default=1e-4, help="Adam learning rate.")
+    t.add_argument("--adam_beta1", type=float, default=0.9, help="Adam beta1.")
+    t.add_argument("--adam_beta2", type=float, default=0.999, help="Adam beta2.")
+    t.add_argument("--lr_scheduler", choices=("constant", "inverse"), default="constant",
+                   help="'inverse': lr / (1 + lr_decay * step), as the AdaIN code.")
+    t.add_argument("--lr_decay", type=float, default=5e-5, help="Decay of the inverse schedule.")
+    t.add_argument("--content_weight", type=float, default=1.0, help="Content loss weight.")
+    t.add_argument("--style_weight", type=float, default=10.0, help="Style loss weight.")
+    t.add_argument("--gradient_accumulation_steps", type=int, default=1, help="Micro-batches per step.")
+    t.add_argument("--max_grad_norm", type=float, default=0.0, help="Gradient clipping (0: off).")
+    t.add_argument("--mixed_precision", choices=("no", "fp16", "bf16"), default=None,
+                   help="Override accelerate's mixed precision.")
+    t.add_argument("--seed", type=int, default=0, help="Random seed.")
+    t.add_argument("--checkpointing_steps", type=int, default=5000, help="Save a checkpoint every N steps.")
+    t.add_argument("--checkpoints_total_limit", type=int, default=None, help="Keep at most N checkpoints.")
+    t.add_argument("--resume_from_checkpoint", type=str, default=None,
+                   help="'latest' or a checkpoint-<step> folder.")
+    t.add_argument("--sample_steps", type=int, default=1000, help="Write a sample grid every N steps.")
+    t.add_argument("--num_samples", type=int, default=4, help="Contents and styles in the sample grid.")
+    t.add_argument("--log_steps", type=int, default=10, help="Log scalars every N steps.")
+    t.add_argument("--report_to", type=str, default="jsonl",
+                   help="'jsonl' (built in), or an accelerate tracker name ('tensorboard', 'wandb', 'all').")
+    args = p.parse_args(normalize_flags(sys.argv[1:] if argv is None else argv, prefer="_"))
+    if args.demo:
+        for k, v in DEMO_PRESET.items():
+            if getattr(args, k) == p.get_default(k):
+                setattr(args, k, v)
+    elif not (args.content_dir and args.style_dir):
+        p.error("--content_dir and --style_dir are required (or --demo)")
+    return args
+
+
+def model_kwargs(args: argparse.Namespace) -> dict:
+    """Constructor arguments of the chosen model from the flags."""
+    kw = dict(vgg_weights=args.vgg_weights, channels=args.channels, convs_per_level=args.convs_per_level,
+              upsample=args.upsample, padding_mode=args.padding_mode, output_activation=args.output_activation)
+    if args.model == "adaconv":
+        kw.update(groups=args.groups, style_channels=args.style_channels, style_hidden=args.style_hidden,
+                  kernel_size=args.kernel_size, style_size_mode=args.style_size_mode)
+    return kw
+
+
+def main(args: argparse.Namespace) -> None:
+    out = Path(args.output_dir)
+    trackers = [JsonlTracker("style_transfer", out / "logs")] if args.report_to == "jsonl" else args.report_to
+    accelerator = Accelerator(
+        gradient_accumulation_steps=args.gradient_accumulation_steps, mixed_precision=args.mixed_precision,
+        log_with=trackers,
+        project_config=ProjectConfiguration(project_dir=str(out), logging_dir=str(out / "logs")))
+    set_seed(args.seed)
+    random_vgg = args.vgg_weights == "random"
+    if random_vgg:
+        accelerator.print(PIPELINE_CHECK_BANNER)
+    else:  # fail before building anything when the encoder weights are missing
+        try:
+            args.vgg_weights = str(resolve("vgg19", args.vgg_weights, flag="--vgg_weights"))
+        except WeightsNotFoundError as e:
+            if args.demo:
+                raise WeightsNotFoundError(f"{e}. Without the file, the demo runs only as a pipeline "
+                                           "check: pass --vgg_weights random") from None
+            raise
+
+    with accelerator.main_process_first():
+        if args.demo and not (args.content_dir and args.style_dir):
+            cdir, sdir = build_demo_style_data(out / "demo_data", size=max(96, args.resize_size), seed=args.seed)
+            args.content_dir = args.content_dir or str(cdir)
+            args.style_dir = args.style_dir or str(sdir)
+        content_loader, style_loader, data_info = style_pair_loaders(
+            args.content_dir, args.style_dir, img_size=args.img_size, resize=args.resize_size,
+            batch_size=args.batch_size, num_workers=args.dataloader_num_workers)
+        samples_c, samples_s = load_sample_images(args.content_dir, args.style_dir, args.num_samples, args.img_size)
+    if accelerator.is_main_process:
+        atomic_save_json({**vars(args), "data": data_info, "num_processes": accelerator.num_processes},
+                         out / "config.json")
+
+    model = create_style_transfer_model(args.model, **model_kwargs(args))
+    loss_fn = StyleTransferLoss(args.content_weight, args.style_weight)
+    optimizer = torch.optim.Adam(model.trainable_parameters(), lr=args.learning_rate,
+                                 betas=(args.adam_beta1, args.adam_beta2))
+    if args.lr_scheduler == "inverse":
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1.0 / (1.0 + args.lr_decay * s))
+    else:
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1.0)
+    model, optimizer, content_loader, style_loader, scheduler = accelerator.prepare(
+        model, optimizer, content_loader, style_loader, scheduler)
+    state = TrainState(step=0)
+    accelerator.register_for_checkpointing(state)
+
+    resume = resolve_resume_checkpoint(out, args.resume_from_checkpoint)
+    if resume is not None:
+        accelerator.print(f"resuming from {resume}")
+        accelerator.load_state(str(resume))
+    accelerator.init_trackers("style_transfer", config={k: (v if isinstance(v, (int, float, str, bool)) else str(v))
+                                                        for k, v in vars(args).items()})
+
+    content_iter, style_iter = cycle(content_loader), cycle(style_loader)
+    bar = tqdm(total=args.max_train_steps, initial=state.step, disable=not accelerator.is_local_main_process,
+               desc=f"{args.model}{' (random VGG: pipeline check)' if random_vgg else ''}")
+    model.train()
+    while state.step < args.max_train_steps:
+        for _ in range(args.gradient_accumulation_steps):
+            content, style = next(content_iter), next(style_iter)
+            n = min(content.shape[0], style.shape[0])
+            with accelerator.accumulate(model):
+                outs = model(content[:n], style[:n], train_outputs=True)
+                losses = loss_fn(outs["output_feats"], outs["content_target"], outs["style_feats"])
+                accelerator.backward(losses["loss"])
+                if accelerator.sync_gradients and args.max_grad_norm > 0:
+                    accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+        state.step += 1
+        bar.update(1)
+        step = state.step
+        if step % args.log_steps == 0 or step == 1 or step == args.max_train_steps:
+            logs = {f"loss/{k}": accelerator.gather(v.detach().reshape(1)).mean().item() for k, v in losses.items()}
+            logs["lr"] = scheduler.get_last_lr()[0]
+            if not all(math.isfinite(v) for v in logs.values()):
+                raise RuntimeError(f"non-finite loss at step {step}: {logs}")
+            accelerator.log(logs, step=step)
+            bar.set_postfix(loss=f"{logs['loss/loss']:.4g}")
+        if step % args.sample_steps == 0 or step == args.max_train_steps:
+            if accelerator.is_main_process:
+                grid, nrow = sample_grid(accelerator.unwrap_model(model), samples_c, samples_s)
+                save_image_grid(grid, out / "samples" / f"step-{step:07d}.png", nrow=nrow)
+            model.train()
+        if step % args.checkpointing_steps == 0 or step == args.max_train_steps:
+            save_checkpoint(accelerator, out, step, args.checkpoints_total_limit)
+    bar.close()
+
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        export = accelerator.unwrap_model(model).save_pretrained(out / "model")
+        accelerator.print(f"exported {export} (step {state.step})")
+        if random_vgg:
+            accelerator.print(PIPELINE_CHECK_BANNER)
+        atomic_save_json({"step": state.step, "random_vgg": random_vgg, "model": args.model},
+                         out / "model" / "training.json")
+    accelerator.end_training()
+
+
+def _main(argv: list[str] | None) -> None:
+    main(parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(_main, sys.argv[1:]))
