@@ -1,0 +1,581 @@
+"""StarGAN v2 networks (Choi et al., *StarGAN v2: Diverse Image Synthesis for Multiple Domains*,
+CVPR 2020), with AdaIN or AdaConv (Chandran et al., CVPR 2021) as the style modulation.
+
+Written from the paper and the *behaviour* of the reference code (clovaai/stargan-v2, CC BY-NC
+4.0; none of its code is used here). With ``modulation="adain"`` the parameter counts and
+``state_dict`` keys equal the official ones, so the released ``100000_nets_ema.ckpt`` files load
+with :func:`load_official_checkpoint` and compute what the official networks compute. With
+``modulation="adaconv"`` every AdaIN of the generator is swapped, losslessly, for an AdaConv
+(:func:`adaconv_gen.replace_adain`): the converted generator starts out computing the same images,
+and fine-tuning lets the predicted kernels grow spatial structure.
+
+Forward signatures follow the official ones: ``generator(x, s, masks=None)``,
+``mapping_network(z, y)``, ``style_encoder(x, y)``, ``discriminator(x, y)``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..errors import UserInputError
+
+__all__ = [
+    "ResBlk",
+    "AdainResBlk",
+    "HighPass",
+    "Generator",
+    "MappingNetwork",
+    "StyleEncoder",
+    "Discriminator",
+    "StarGANv2",
+    "build",
+    "he_init",
+    "load_official_checkpoint",
+    "save_pretrained",
+    "from_pretrained",
+    "OFFICIAL_CONFIGS",
+]
+
+# The two released configurations (PAPER.md section 2).
+OFFICIAL_CONFIGS: dict[str, dict[str, Any]] = {
+    "celeba-hq": dict(img_size=256, style_dim=64, latent_dim=16, num_domains=2, w_hpf=1),
+    "afhq": dict(img_size=256, style_dim=64, latent_dim=16, num_domains=3, w_hpf=0),
+}
+
+NETWORK_NAMES = ("generator", "mapping_network", "style_encoder", "discriminator")
+_LICENSE_NOTED = False
+
+
+def _leaky(x: Tensor) -> Tensor:
+    return F.leaky_relu(x, 0.2)
+
+
+def _adain(style_dim: int, num_features: int) -> nn.Module:
+    from ..nn import AdaIN
+
+    return AdaIN(style_dim, num_features)
+
+
+class ResBlk(nn.Module):
+    """Pre-activation residual block: [IN] -> LReLU -> conv -> [pool] -> [IN] -> LReLU -> conv.
+
+    The output is ``(shortcut + residual) / sqrt(2)``; the shortcut is a bias-free 1x1 conv when
+    the width changes, then the same average pooling.
+    """
+
+    def __init__(self, dim_in: int, dim_out: int, normalize: bool = False, downsample: bool = False) -> None:
+        super().__init__()
+        self.normalize = normalize
+        self.downsample = downsample
+        self.learned_sc = dim_in != dim_out
+        self.conv1 = nn.Conv2d(dim_in, dim_in, 3, 1, 1)
+        self.conv2 = nn.Conv2d(dim_in, dim_out, 3, 1, 1)
+        if normalize:
+            self.norm1 = nn.InstanceNorm2d(dim_in, affine=True)
+            self.norm2 = nn.InstanceNorm2d(dim_in, affine=True)
+        if self.learned_sc:
+            self.conv1x1 = nn.Conv2d(dim_in, dim_out, 1, 1, 0, bias=False)
+
+    def _shortcut(self, x: Tensor) -> Tensor:
+        if self.learned_sc:
+            x = self.conv1x1(x)
+        return F.avg_pool2d(x, 2) if self.downsample else x
+
+    def _residual(self, x: Tensor) -> Tensor:
+        h = self.norm1(x) if self.normalize else x
+        h = self.conv1(_leaky(h))
+        if self.downsample:
+            h = F.avg_pool2d(h, 2)
+        if self.normalize:
+            h = self.norm2(h)
+        return self.conv2(_leaky(h))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return (self._shortcut(x) + self._residual(x)) / math.sqrt(2)
+
+
+class AdainResBlk(nn.Module):
+    """Decoder block: AdaIN -> LReLU -> [nearest x2] -> conv -> AdaIN -> LReLU -> conv.
+
+    ``norm1`` / ``norm2`` are the style modulations (AdaIN, or AdaConv after
+    :func:`adaconv_gen.replace_adain`), called as ``norm(x, s)``. With ``w_hpf > 0`` the residual
+    shortcut is dropped (as in the reference code, its ``conv1x1`` is still built, unused, so the
+    parameter count matches the released files).
+    """
+
+    def __init__(self, dim_in: int, dim_out: int, style_dim: int = 64, w_hpf: float = 0,
+                 upsample: bool = False) -> None:
+        super().__init__()
+        self.w_hpf = w_hpf
+        self.upsample = upsample
+        self.learned_sc = dim_in != dim_out
+        self.conv1 = nn.Conv2d(dim_in, dim_out, 3, 1, 1)
+        self.conv2 = nn.Conv2d(dim_out, dim_out, 3, 1, 1)
+        self.norm1 = _adain(style_dim, dim_in)
+        self.norm2 = _adain(style_dim, dim_out)
+        if self.learned_sc:
+            self.conv1x1 = nn.Conv2d(dim_in, dim_out, 1, 1, 0, bias=False)
+
+    def _shortcut(self, x: Tensor) -> Tensor:
+        if self.upsample:
+            x = F.interpolate(x, scale_factor=2, mode="nearest")
+        return self.conv1x1(x) if self.learned_sc else x
+
+    def _residual(self, x: Tensor, s: Tensor) -> Tensor:
+        h = _leaky(self.norm1(x, s))
+        if self.upsample:
+            h = F.interpolate(h, scale_factor=2, mode="nearest")
+        h = self.conv1(h)
+        h = _leaky(self.norm2(h, s))
+        return self.conv2(h)
+
+    def forward(self, x: Tensor, s: Tensor) -> Tensor:
+        out = self._residual(x, s)
+        if self.w_hpf == 0:
+            out = (out + self._shortcut(x)) / math.sqrt(2)
+        return out
+
+
+class HighPass(nn.Module):
+    """Depthwise 3x3 Laplacian-like high-pass filter divided by ``w_hpf``.
+
+    The filter is a non-persistent buffer: the released CelebA-HQ file does not store it.
+    """
+
+    def __init__(self, w_hpf: float) -> None:
+        super().__init__()
+        k = torch.tensor([[-1.0, -1.0, -1.0], [-1.0, 8.0, -1.0], [-1.0, -1.0, -1.0]]) / w_hpf
+        self.register_buffer("filter", k, persistent=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        c = x.size(1)
+        w = self.filter.to(x.dtype).expand(c, 1, 3, 3)  # (C, 1, 3, 3)
+        return F.conv2d(x, w, padding=1, groups=c)
+
+
+def _first_dim(img_size: int, base_dim: int | None) -> int:
+    return base_dim if base_dim is not None else 2 ** 14 // img_size
+
+
+def _num_levels(img_size: int) -> int:
+    n = int(round(math.log2(img_size)))
+    if 2 ** n != img_size or n < 4:
+        raise ValueError(f"img_size must be a power of two >= 16, got {img_size}")
+    return n
+
+
+class Generator(nn.Module):
+    """Encoder-decoder generator; the decoder is modulated by the style code ``s`` (B, style_dim).
+
+    Args:
+        img_size: square image size (a power of two).
+        style_dim: style code width.
+        max_conv_dim: widest feature map.
+        w_hpf: weight of the high-pass skip (CelebA-HQ: 1, needs FAN masks; AFHQ: 0).
+        base_dim: first width (default ``2**14 // img_size``, as in the reference code).
+    """
+
+    def __init__(self, img_size: int = 256, style_dim: int = 64, max_conv_dim: int = 512,
+                 w_hpf: float = 1, base_dim: int | None = None) -> None:
+        super().__init__()
+        dim_in = _first_dim(img_size, base_dim)
+        self.img_size = img_size
+        self.w_hpf = w_hpf
+        self.from_rgb = nn.Conv2d(3, dim_in, 3, 1, 1)
+        self.encode = nn.ModuleList()
+        self.decode = nn.ModuleList()
+        self.to_rgb = nn.Sequential(nn.InstanceNorm2d(dim_in, affine=True), nn.LeakyReLU(0.2),
+                                    nn.Conv2d(dim_in, 3, 1, 1, 0))
+        repeat = _num_levels(img_size) - 4 + (1 if w_hpf > 0 else 0)
+        dim_out = dim_in
+        for _ in range(repeat):  # down / up levels; the decoder is built stack-like
+            dim_out = min(dim_in * 2, max_conv_dim)
+            self.encode.append(ResBlk(dim_in, dim_out, normalize=True, downsample=True))
+            self.decode.insert(0, AdainResBlk(dim_out, dim_in, style_dim, w_hpf=w_hpf, upsample=True))
+            dim_in = dim_out
+        for _ in range(2):  # bottleneck
+            self.encode.append(ResBlk(dim_out, dim_out, normalize=True))
+            self.decode.insert(0, AdainResBlk(dim_out, dim_out, style_dim, w_hpf=w_hpf))
+        if w_hpf > 0:
+            self.hpf = HighPass(w_hpf)
+
+    def forward(self, x: Tensor, s: Tensor, masks: tuple[Tensor, Tensor] | None = None) -> Tensor:
+        """Translate ``x`` (B, 3, H, W) in [-1, 1] to the style ``s``; ``masks`` from the FAN."""
+        x = self.from_rgb(x)
+        cache = {}
+        for block in self.encode:
+            if masks is not None and x.size(2) in (32, 64, 128):
+                cache[x.size(2)] = x
+            x = block(x)
+        for block in self.decode:
+            x = block(x, s)
+            if masks is not None and x.size(2) in (32, 64, 128):
+                mask = masks[0] if x.size(2) == 32 else masks[1]
+                mask = F.interpolate(mask, size=x.size(2), mode="bilinear")
+                x = x + self.hpf(mask * cache[x.size(2)])
+        return self.to_rgb(x)
+
+
+def _pick_domain(out: Tensor, y: Tensor) -> Tensor:
+    # out: (B, num_domains, ...) -> (B, ...) at each sample's domain
+    return out[torch.arange(y.size(0), device=y.device), y]
+
+
+class MappingNetwork(nn.Module):
+    """Latent ``z`` (B, latent_dim) and domain ``y`` (B,) -> style code (B, style_dim).
+
+    A shared MLP (4 x Linear + ReLU) and one head per domain (3 x Linear + ReLU, then Linear).
+    """
+
+    def __init__(self, latent_dim: int = 16, style_dim: int = 64, num_domains: int = 2,
+                 hidden_dim: int = 512) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.Linear(latent_dim, hidden_dim), nn.ReLU()]
+        for _ in range(3):
+            layers += [nn.Linear(hidden_dim, hidden_dim), nn.ReLU()]
+        self.shared = nn.Sequential(*layers)
+        self.unshared = nn.ModuleList()
+        for _ in range(num_domains):
+            head: list[nn.Module] = []
+            for _ in range(3):
+                head += [nn.Linear(hidden_dim, hidden_dim), nn.ReLU()]
+            self.unshared.append(nn.Sequential(*head, nn.Linear(hidden_dim, style_dim)))
+
+    def forward(self, z: Tensor, y: Tensor) -> Tensor:
+        h = self.shared(z)
+        out = torch.stack([head(h) for head in self.unshared], dim=1)  # (B, num_domains, style_dim)
+        return _pick_domain(out, y)
+
+
+def _trunk(img_size: int, max_conv_dim: int, base_dim: int | None) -> tuple[list[nn.Module], int]:
+    dim_in = _first_dim(img_size, base_dim)
+    blocks: list[nn.Module] = [nn.Conv2d(3, dim_in, 3, 1, 1)]
+    dim_out = dim_in
+    for _ in range(_num_levels(img_size) - 2):  # down to 4x4
+        dim_out = min(dim_in * 2, max_conv_dim)
+        blocks.append(ResBlk(dim_in, dim_out, downsample=True))
+        dim_in = dim_out
+    blocks += [nn.LeakyReLU(0.2), nn.Conv2d(dim_out, dim_out, 4, 1, 0), nn.LeakyReLU(0.2)]
+    return blocks, dim_out
+
+
+class StyleEncoder(nn.Module):
+    """Image ``x`` and domain ``y`` -> style code (B, style_dim): a ResBlk trunk, one head per domain."""
+
+    def __init__(self, img_size: int = 256, style_dim: int = 64, num_domains: int = 2,
+                 max_conv_dim: int = 512, base_dim: int | None = None) -> None:
+        super().__init__()
+        blocks, dim_out = _trunk(img_size, max_conv_dim, base_dim)
+        self.shared = nn.Sequential(*blocks)
+        self.unshared = nn.ModuleList(nn.Linear(dim_out, style_dim) for _ in range(num_domains))
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        h = self.shared(x).flatten(1)  # (B, dim_out)
+        out = torch.stack([head(h) for head in self.unshared], dim=1)  # (B, num_domains, style_dim)
+        return _pick_domain(out, y)
+
+
+class Discriminator(nn.Module):
+    """Image ``x`` and domain ``y`` -> one real/fake logit per sample (B,), one output per domain."""
+
+    def __init__(self, img_size: int = 256, num_domains: int = 2, max_conv_dim: int = 512,
+                 base_dim: int | None = None) -> None:
+        super().__init__()
+        blocks, dim_out = _trunk(img_size, max_conv_dim, base_dim)
+        blocks.append(nn.Conv2d(dim_out, num_domains, 1, 1, 0))
+        self.main = nn.Sequential(*blocks)
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        out = self.main(x).flatten(1)  # (B, num_domains)
+        return _pick_domain(out, y)
+
+
+class StarGANv2(nn.Module):
+    """The four StarGAN v2 networks (and, for ``w_hpf > 0``, the FAN) with their build config.
+
+    Attributes:
+        generator, mapping_network, style_encoder, discriminator: the networks.
+        fan: the face-landmark network (:class:`adaconv_gen.models.fan.FAN`) or None.
+        config: the keyword arguments of :func:`build` that made this object.
+    """
+
+    def __init__(self, generator: Generator, mapping_network: MappingNetwork,
+                 style_encoder: StyleEncoder, discriminator: Discriminator | None,
+                 config: dict[str, Any]) -> None:
+        super().__init__()
+        self.generator = generator
+        self.mapping_network = mapping_network
+        self.style_encoder = style_encoder
+        self.discriminator = discriminator
+        self.fan: nn.Module | None = None
+        self.config = dict(config)
+
+    def masks(self, x: Tensor) -> tuple[Tensor, Tensor] | None:
+        """FAN masks of ``x`` when ``w_hpf > 0`` (None otherwise)."""
+        if self.config.get("w_hpf", 0) <= 0:
+            return None
+        if self.fan is None:
+            raise UserInputError(
+                "w_hpf > 0 needs the FAN face-landmark network (wing.ckpt): pass --wing_weights FILE, "
+                "set ADACONV_WING_WEIGHTS, or use --w_hpf 0")
+        return self.fan.get_heatmap(x)
+
+
+@torch.no_grad()
+def he_init(module: nn.Module) -> None:
+    """He (Kaiming normal, fan-in, ReLU gain) init of every Conv2d / Linear weight, zero biases.
+
+    Apply it before an AdaIN -> AdaConv swap: AdaConv's own zero-initialised kernel predictors
+    must keep the init that makes them compute AdaIN.
+    """
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
+def _build_adain_generator(cfg: Mapping[str, Any]) -> Generator:
+    return Generator(cfg["img_size"], cfg["style_dim"], cfg["max_conv_dim"], cfg["w_hpf"], cfg["base_dim"])
+
+
+def build(img_size: int = 256, style_dim: int = 64, latent_dim: int = 16, num_domains: int = 2,
+          w_hpf: float = 1, max_conv_dim: int = 512, base_dim: int | None = None,
+          modulation: str = "adain", *, hidden_dim: int = 512, discriminator: bool = True,
+          init: bool = True, device: torch.device | str | None = None, **adaconv_kwargs: Any) -> StarGANv2:
+    """Build the StarGAN v2 networks; the defaults mirror the official classes.
+
+    Args:
+        img_size: image size (power of two).
+        style_dim: style code width.
+        latent_dim: latent code width of the mapping network.
+        num_domains: number of domains.
+        w_hpf: high-pass skip weight (> 0 needs the FAN masks; the recipe defaults to 0).
+        max_conv_dim: widest feature map.
+        base_dim: first width (default ``2**14 // img_size``); smaller for quick runs.
+        modulation: ``"adain"`` (official) or ``"adaconv"`` (AdaIN build, He init, then a
+            lossless :func:`adaconv_gen.replace_adain` of the generator).
+        hidden_dim: mapping network width (512 officially).
+        discriminator: also build the discriminator (not needed for inference).
+        init: apply :func:`he_init` (the official training init).
+        device: where to allocate (``"meta"`` counts parameters without memory).
+        **adaconv_kwargs: passed to :func:`adaconv_gen.replace_adain` (e.g. ``kernel_size``,
+            ``groups``, ``style_channels``).
+
+    Returns:
+        A :class:`StarGANv2` holding the networks and the config.
+
+    Raises:
+        ValueError: unknown ``modulation`` (the valid names are listed), or AdaConv options
+            given with ``modulation="adain"``.
+    """
+    if modulation not in ("adain", "adaconv"):
+        raise ValueError(f"unknown modulation {modulation!r}; valid: 'adain', 'adaconv'")
+    if modulation == "adain" and adaconv_kwargs:
+        raise ValueError(f"AdaConv options {sorted(adaconv_kwargs)} given with modulation='adain'")
+    cfg = dict(img_size=img_size, style_dim=style_dim, latent_dim=latent_dim, num_domains=num_domains,
+               w_hpf=w_hpf, max_conv_dim=max_conv_dim, base_dim=base_dim, hidden_dim=hidden_dim,
+               modulation=modulation, adaconv_kwargs=dict(adaconv_kwargs))
+    with torch.device(device) if device is not None else _nullcontext():
+        nets = StarGANv2(
+            _build_adain_generator(cfg),
+            MappingNetwork(latent_dim, style_dim, num_domains, hidden_dim),
+            StyleEncoder(img_size, style_dim, num_domains, max_conv_dim, base_dim),
+            Discriminator(img_size, num_domains, max_conv_dim, base_dim) if discriminator else None,
+            cfg,
+        )
+        if init:
+            he_init(nets)
+        if modulation == "adaconv":
+            from ..nn import replace_adain
+
+            nets.generator = replace_adain(nets.generator, **adaconv_kwargs)
+    return nets
+
+
+class _nullcontext:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+# ----------------------------------------------------------------------------- official files
+
+def _note_license() -> None:
+    global _LICENSE_NOTED
+    if not _LICENSE_NOTED:
+        _LICENSE_NOTED = True
+        warnings.warn("the released StarGAN v2 weights (clovaai/stargan-v2) are licensed CC BY-NC 4.0: "
+                      "non-commercial use only", UserWarning, stacklevel=3)
+
+
+def _strip_module(sd: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in sd.items()}
+
+
+def _load_into(name: str, module: nn.Module, sd: Mapping[str, Tensor], path: Path) -> None:
+    own = module.state_dict()
+    unexpected = sorted(set(sd) - set(own))
+    missing = sorted(set(own) - set(sd))
+    wrong = sorted(k for k in set(sd) & set(own) if tuple(sd[k].shape) != tuple(own[k].shape))
+    if unexpected or missing or wrong:
+        parts = []
+        if unexpected:
+            parts.append(f"unexpected keys ({len(unexpected)}): {', '.join(unexpected[:8])}"
+                         + (" ..." if len(unexpected) > 8 else ""))
+        if missing:
+            parts.append(f"missing keys ({len(missing)}): {', '.join(missing[:8])}"
+                         + (" ..." if len(missing) > 8 else ""))
+        if wrong:
+            parts.append("shape mismatch: " + ", ".join(
+                f"{k} file {tuple(sd[k].shape)} vs model {tuple(own[k].shape)}" for k in wrong[:5]))
+        raise UserInputError(
+            f"{path}: the {name} weights do not fit the network built here ({'; '.join(parts)}). "
+            "Build with the file's configuration (CelebA-HQ: w_hpf=1, num_domains=2; "
+            "AFHQ: w_hpf=0, num_domains=3; img_size=256, base_dim/max_conv_dim unset).")
+    module.load_state_dict(sd, strict=True)
+
+
+def load_official_checkpoint(nets: StarGANv2, path: str | os.PathLike, *,
+                             networks: tuple[str, ...] | None = None) -> StarGANv2:
+    """Load an official ``{step:06d}_nets_ema.ckpt`` / ``_nets.ckpt`` file into ``nets``.
+
+    The file is a ``torch.save`` of ``{network name: state_dict}``; it is read with
+    ``weights_only=True``. ``module.`` prefixes are stripped and a ``hpf.filter`` entry (absent
+    from the released CelebA-HQ file, deterministic anyway) is ignored. A ``fan`` entry is loaded
+    into ``nets.fan`` (built if needed) when ``w_hpf > 0``. With ``modulation="adaconv"`` the
+    generator weights are loaded into an AdaIN generator and converted losslessly into the
+    existing AdaConv generator (same module objects, so optimisers built earlier stay valid).
+
+    Args:
+        nets: the output of :func:`build` with the file's configuration.
+        path: the checkpoint file.
+        networks: restrict to these names (default: every network present in both).
+
+    Returns:
+        ``nets``.
+
+    Raises:
+        UserInputError: unreadable file, not a dict of state dicts, or keys / shapes that do not
+            match the networks (the message lists them).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UserInputError(f"no such StarGAN v2 checkpoint: {str(path)!r}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise UserInputError(f"cannot read StarGAN v2 checkpoint {str(path)!r}: {e}") from None
+    known = (*NETWORK_NAMES, "fan")
+    if not isinstance(ckpt, Mapping) or not any(k in ckpt for k in known):
+        found = list(ckpt)[:8] if isinstance(ckpt, Mapping) else type(ckpt).__name__
+        raise UserInputError(f"{path}: not a StarGAN v2 network checkpoint (expected a dict with "
+                             f"some of {known}, found {found})")
+    _note_license()
+    unknown = sorted(set(ckpt) - set(known))
+    if unknown:
+        raise UserInputError(f"{path}: unexpected entries {unknown}; expected some of {known}")
+    wanted = networks or known
+    for name in wanted:
+        if name not in ckpt:
+            continue
+        sd = _strip_module(ckpt[name])
+        if name == "generator":
+            sd.pop("hpf.filter", None)
+            cfg = nets.config
+            if cfg.get("modulation", "adain") == "adaconv":
+                from ..nn import replace_adain
+
+                ref = _build_adain_generator(cfg)
+                _load_into(name, ref, sd, path)
+                ref = replace_adain(ref, **cfg.get("adaconv_kwargs", {}))
+                own_device = next(nets.generator.parameters()).device
+                nets.generator.load_state_dict(ref.state_dict())
+                nets.generator.to(own_device)
+                continue
+        if name == "fan":
+            if nets.config.get("w_hpf", 0) <= 0:
+                continue
+            if nets.fan is None:
+                from .fan import FAN
+
+                nets.fan = FAN().eval()
+            sd = {k: v for k, v in sd.items() if k in nets.fan.state_dict()}
+        module = getattr(nets, name)
+        if module is None:
+            continue
+        _load_into(name, module, sd, path)
+    return nets
+
+
+# ----------------------------------------------------------------------------- our own format
+
+def save_pretrained(nets: StarGANv2, directory: str | os.PathLike,
+                    names: tuple[str, ...] = ("generator", "mapping_network", "style_encoder")) -> Path:
+    """Write ``config.json`` and ``model.safetensors`` (the named networks) into ``directory``."""
+    from safetensors.torch import save_file
+
+    from ..training.checkpoint import atomic_save_json
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tensors = {}
+    for name in names:
+        module = getattr(nets, name)
+        if module is None:
+            continue
+        for k, v in module.state_dict().items():
+            tensors[f"{name}.{k}"] = v.detach().to("cpu").contiguous().clone()
+    tmp = directory / "model.safetensors.tmp"
+    save_file(tensors, str(tmp), metadata={"format": "pt"})
+    os.replace(tmp, directory / "model.safetensors")
+    atomic_save_json({**nets.config, "networks": list(names)}, directory / "config.json")
+    return directory
+
+
+def from_pretrained(directory: str | os.PathLike, *, device: torch.device | str | None = None) -> StarGANv2:
+    """Rebuild networks written by :func:`save_pretrained` (``config.json`` + ``model.safetensors``).
+
+    Raises:
+        UserInputError: missing or unreadable files, or weights that do not fit the config.
+    """
+    from safetensors.torch import load_file
+
+    directory = Path(directory)
+    cfg_path, w_path = directory / "config.json", directory / "model.safetensors"
+    for p in (cfg_path, w_path):
+        if not p.is_file():
+            raise UserInputError(f"{str(directory)!r} is not a saved StarGAN v2 model: {p.name} missing")
+    cfg = json.loads(cfg_path.read_text())
+    names = tuple(cfg.pop("networks", ("generator", "mapping_network", "style_encoder")))
+    kw = cfg.pop("adaconv_kwargs", {}) or {}
+    nets = build(**{k: cfg[k] for k in ("img_size", "style_dim", "latent_dim", "num_domains", "w_hpf",
+                                         "max_conv_dim", "base_dim", "modulation", "hidden_dim")},
+                 discriminator="discriminator" in names, init=False, **kw)
+    tensors = load_file(str(w_path))
+    for name in names:
+        sd = {k[len(name) + 1:]: v for k, v in tensors.items() if k.startswith(name + ".")}
+        _load_into(name, getattr(nets, name), sd, w_path)
+    if device is not None:
+        nets.to(device)
+    return nets.eval()
+
+
+def copy_for_ema(module: nn.Module) -> nn.Module:
+    """A frozen deep copy of a network, for the exponential moving average."""
+    ema = copy.deepcopy(module)
+    ema.requires_grad_(False)
+    return ema.eval()
