@@ -55,6 +55,7 @@ from adaconv_gen.training.stylegan import (
     StyleGANPhases,
     generator_fid,
     lazy_adam,
+    real_fid_statistics,
 )
 
 # Values --demo uses for every flag left at its default.
@@ -187,10 +188,8 @@ def main(args: argparse.Namespace) -> None:
 
     fid_real = None
     if args.fid_weights and accelerator.is_main_process:
-        from adaconv_gen.metrics import compute_statistics
-
-        fid_real = compute_statistics(dataset.paths, weights=args.fid_weights, batch_size=args.fid_batch_size,
-                                      device=accelerator.device, progress=False)
+        fid_real = real_fid_statistics(dataset.paths, args.img_size, weights=args.fid_weights,
+                                       batch_size=args.fid_batch_size, device=accelerator.device)
 
     data_iter = _cycle(loader)
     bar = tqdm(total=args.max_train_steps, initial=state.step, disable=not accelerator.is_local_main_process,

@@ -29,6 +29,7 @@ __all__ = [
     "lazy_adam",
     "StyleGANPhases",
     "generator_fid",
+    "real_fid_statistics",
 ]
 
 
@@ -209,7 +210,7 @@ class StyleGANPhases:
 
 @torch.no_grad()
 def generator_fid(G: nn.Module, real_stats: tuple, num_samples: int, *, batch_size: int = 32,
-                  weights=None, device=None, seed: int = 123) -> float:
+                  weights=None, device=None, seed: int = 123, noise_mode: str = "random") -> float:
     """FID of ``num_samples`` images of ``G`` (fixed latents of ``seed``) against ``real_stats``.
 
     Uses :mod:`adaconv_gen.metrics` (pytorch-fid preset; ``weights`` is the FID Inception file).
@@ -218,14 +219,32 @@ def generator_fid(G: nn.Module, real_stats: tuple, num_samples: int, *, batch_si
 
     was_training = G.training
     G.eval()
-    gen = torch.Generator().manual_seed(seed)
+    z_all = torch.randn(num_samples, G.style_dim, generator=torch.Generator().manual_seed(seed))
     dev = device or next(G.parameters()).device
-    batches = []
-    for start in range(0, num_samples, batch_size):
-        z = torch.randn(min(batch_size, num_samples - start), G.style_dim, generator=gen)
-        img = G(z.to(dev), noise_mode="random")
-        batches.append(((img.clamp(-1, 1) + 1) / 2).cpu())
-    G.train(was_training)
-    mu, sigma = compute_statistics(torch.cat(batches), weights=weights, batch_size=batch_size,
-                                   device=dev, progress=False)
+
+    def batches():
+        for z in z_all.split(batch_size):
+            yield ((G(z.to(dev), noise_mode=noise_mode).clamp(-1, 1) + 1) / 2).cpu()
+
+    try:
+        mu, sigma = compute_statistics(batches(), weights=weights, batch_size=batch_size,
+                                       device=dev, progress=False)
+    finally:
+        G.train(was_training)
     return float(frechet_distance(mu, sigma, *real_stats))
+
+
+@torch.no_grad()
+def real_fid_statistics(paths, img_size: int, *, weights=None, batch_size: int = 32, device=None,
+                        num_workers: int = 0) -> tuple:
+    """FID statistics of the training images as the generator sees them (resized and centre
+    cropped to ``img_size``, no flip), so that real and generated images match in resolution."""
+    from torch.utils.data import DataLoader
+
+    from ..data import ImageFolderDataset, default_transform
+    from ..metrics import compute_statistics
+
+    ds = ImageFolderDataset(list(paths), default_transform(img_size, train=False), check=False)
+    loader = DataLoader(ds, batch_size=batch_size, num_workers=num_workers)
+    return compute_statistics(((x + 1) / 2 for x in loader), weights=weights, batch_size=batch_size,
+                              device=device, progress=False)
