@@ -104,7 +104,7 @@ def test_generator_fid_feeds_the_metric_fixed_latents_in_unit_range(monkeypatch)
     gen = torch.Generator().manual_seed(5)
     z = torch.randn(7, 8, generator=gen)
     with torch.no_grad():
-        own = fake_stats(((G.eval()(z, noise_mode="const").clamp(-1, 1) + 1) / 2))
+        own = fake_stats((G.eval()(z, noise_mode="const").clamp(-1, 1) + 1) / 2)
     G.train()
     fid = generator_fid(G, own, 7, batch_size=3, seed=5, noise_mode="const", device="cpu")
     assert fid == pytest.approx(0.0, abs=1e-9)
