@@ -100,12 +100,13 @@ class StyleEncoder(nn.Module):
 
     def forward(self, feat: torch.Tensor) -> torch.Tensor:
         """``(B, in_channels, h, w)`` -> ``(B, s_d, s_h, s_w)``."""
-        h = self.blocks(feat)
+        need = self.pooled_size << self.num_blocks
+        if self.mode == "paper" and tuple(feat.shape[-2:]) != (need, need):
+            raise ValueError(f"paper mode needs {need}x{need} style features (a 256x256 style), "
+                             f"got {tuple(feat.shape[-2:])}")
+        h = self.blocks(feat)  # (B, hidden, h / 2**num_blocks, w / 2**num_blocks)
         if self.mode == "any":
             h = F.adaptive_avg_pool2d(h, self.pooled_size)
-        elif h.shape[-2:] != (self.pooled_size, self.pooled_size):
-            raise ValueError(f"paper mode needs style features of {self.pooled_size << self.num_blocks} px, "
-                             f"got {tuple(feat.shape[-2:])}")
         w = self.fc(h.flatten(1))  # (B, s_d * s_h * s_w)
         return w.view(-1, self.style_channels, self.style_size, self.style_size)
 
