@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 
 from adaconv_gen.cli import normalize_flags, run_cli
 from adaconv_gen.data.style_pairs import build_demo_style_data, cycle, style_pair_loaders
-from adaconv_gen.errors import WeightsNotFoundError
+from adaconv_gen.errors import UserInputError, WeightsNotFoundError
 from adaconv_gen.models.style_transfer import create_style_transfer_model
 from adaconv_gen.training import (
     TrainState,
@@ -142,7 +142,25 @@ def model_kwargs(args: argparse.Namespace) -> dict:
     return kw
 
 
+def check_inputs(args: argparse.Namespace) -> None:
+    """Fail before anything is built: missing folders, missing VGG weights (resolved here)."""
+    for flag in ("content_dir", "style_dir"):
+        value = getattr(args, flag)
+        if value is not None and not Path(value).exists():
+            raise UserInputError(f"--{flag} {value!r}: no such file or folder")
+    if args.vgg_weights == "random":
+        return
+    try:
+        args.vgg_weights = str(resolve("vgg19", args.vgg_weights, flag="--vgg_weights"))
+    except WeightsNotFoundError as e:
+        if args.demo:
+            raise WeightsNotFoundError(f"{e}. Without the file, the demo runs only as a pipeline "
+                                       "check: pass --vgg_weights random") from None
+        raise
+
+
 def main(args: argparse.Namespace) -> None:
+    check_inputs(args)
     out = Path(args.output_dir)
     trackers = [JsonlTracker("style_transfer", out / "logs")] if args.report_to == "jsonl" else args.report_to
     accelerator = Accelerator(
@@ -153,14 +171,6 @@ def main(args: argparse.Namespace) -> None:
     random_vgg = args.vgg_weights == "random"
     if random_vgg:
         accelerator.print(PIPELINE_CHECK_BANNER)
-    else:  # fail before building anything when the encoder weights are missing
-        try:
-            args.vgg_weights = str(resolve("vgg19", args.vgg_weights, flag="--vgg_weights"))
-        except WeightsNotFoundError as e:
-            if args.demo:
-                raise WeightsNotFoundError(f"{e}. Without the file, the demo runs only as a pipeline "
-                                           "check: pass --vgg_weights random") from None
-            raise
 
     with accelerator.main_process_first():
         if args.demo and not (args.content_dir and args.style_dir):
