@@ -59,8 +59,8 @@ from adaconv_gen.training.stylegan import (
 )
 
 # Values --demo uses for every flag left at its default.
-DEMO_PRESET = {"img_size": 32, "channels": 32, "style_dim": 64, "n_mlp": 4, "style_channels": 32,
-               "batch_size": 8, "max_train_steps": 300, "checkpointing_steps": 100, "sample_steps": 50,
+DEMO_PRESET = {"img_size": 32, "channels": 16, "style_dim": 64, "n_mlp": 4, "style_channels": 32,
+               "batch_size": 8, "max_train_steps": 200, "checkpointing_steps": 100, "sample_steps": 50,
                "ema_decay": 0.99, "num_samples": 16}
 
 
