@@ -13,6 +13,7 @@ from .swap import (
     find_adain,
     register_adain_pattern,
     replace_adain,
+    unregister_adain_pattern,
     verify_conversion,
 )
 
@@ -31,5 +32,6 @@ __all__ = [
     "find_adain",
     "register_adain_pattern",
     "replace_adain",
+    "unregister_adain_pattern",
     "verify_conversion",
 ]

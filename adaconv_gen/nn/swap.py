@@ -29,6 +29,7 @@ __all__ = [
     "AdaINSpec",
     "AdaINPattern",
     "register_adain_pattern",
+    "unregister_adain_pattern",
     "adain_patterns",
     "find_adain",
     "replace_adain",
@@ -92,6 +93,11 @@ def register_adain_pattern(name: str, match: Callable, extract: Callable, *, fir
     _PATTERNS[:] = [q for q in _PATTERNS if q.name != name]
     _PATTERNS.insert(0, p) if first else _PATTERNS.append(p)
     return p
+
+
+def unregister_adain_pattern(name: str) -> None:
+    """Remove a pattern by name (no error if absent)."""
+    _PATTERNS[:] = [q for q in _PATTERNS if q.name != name]
 
 
 def adain_patterns() -> list[AdaINPattern]:
