@@ -45,6 +45,9 @@ __all__ = [
     "save_pretrained",
     "from_pretrained",
     "OFFICIAL_CONFIGS",
+    "config_from_official_file",
+    "load_for_inference",
+    "copy_for_ema",
 ]
 
 # The two released configurations (PAPER.md section 2).
@@ -565,6 +568,7 @@ def from_pretrained(directory: str | os.PathLike, *, device: torch.device | str 
     nets = build(**{k: cfg[k] for k in ("img_size", "style_dim", "latent_dim", "num_domains", "w_hpf",
                                          "max_conv_dim", "base_dim", "modulation", "hidden_dim")},
                  discriminator="discriminator" in names, init=False, **kw)
+    nets.config.update({k: v for k, v in cfg.items() if k not in nets.config})  # e.g. domain names
     tensors = load_file(str(w_path))
     for name in names:
         sd = {k[len(name) + 1:]: v for k, v in tensors.items() if k.startswith(name + ".")}
@@ -579,3 +583,66 @@ def copy_for_ema(module: nn.Module) -> nn.Module:
     ema = copy.deepcopy(module)
     ema.requires_grad_(False)
     return ema.eval()
+
+
+def config_from_official_file(ckpt: Mapping[str, Mapping[str, Tensor]]) -> dict[str, Any]:
+    """Infer :func:`build` arguments from an official checkpoint dict (released defaults assumed)."""
+    g = _strip_module(ckpt["generator"])
+    d0 = g["from_rgb.weight"].shape[0]
+    img_size = 2 ** 14 // d0
+    n_dec = sum(1 for k in g if k.startswith("decode.") and k.endswith(".conv1.weight"))
+    w_hpf = 1 if n_dec - 2 > _num_levels(img_size) - 4 else 0
+    style_dim = g["decode.0.norm1.fc.weight"].shape[1]
+    m = _strip_module(ckpt["mapping_network"])
+    num_domains = sum(1 for k in m if k.startswith("unshared.") and k.endswith(".0.weight"))
+    return dict(img_size=img_size, style_dim=style_dim, latent_dim=m["shared.0.weight"].shape[1],
+                num_domains=num_domains, w_hpf=w_hpf, hidden_dim=m["shared.0.weight"].shape[0],
+                max_conv_dim=max(v.shape[0] for k, v in g.items() if k.endswith("conv2.weight")))
+
+
+def load_for_inference(checkpoint: str | os.PathLike, *, wing_weights: str | os.PathLike | None = None,
+                       device: torch.device | str | None = None) -> StarGANv2:
+    """Networks for translation / evaluation from any of the places a user may point at.
+
+    ``checkpoint`` may be a :func:`save_pretrained` folder, a recipe ``checkpoint-{step}`` folder
+    (its ``ema/``), a recipe output folder (its ``final/``, else the latest checkpoint), or an
+    official ``*_nets_ema.ckpt`` file (configuration inferred). For ``w_hpf > 0`` the FAN comes
+    from the file when it holds one, else from ``wing.ckpt`` (``wing_weights`` or the resolver).
+
+    Raises:
+        UserInputError: nothing loadable at ``checkpoint``.
+    """
+    p = Path(checkpoint)
+    if p.is_file():
+        try:
+            ckpt = torch.load(p, map_location="cpu", weights_only=True)
+            cfg = config_from_official_file(ckpt)
+        except (KeyError, TypeError, AttributeError, RuntimeError) as e:
+            raise UserInputError(f"{str(p)!r} is not an official StarGAN v2 checkpoint ({e})") from None
+        except Exception as e:
+            raise UserInputError(f"cannot read {str(p)!r}: {e}") from None
+        nets = build(**cfg, discriminator="discriminator" in ckpt, init=False)
+        load_official_checkpoint(nets, p)
+    else:
+        candidates = [p, p / "ema", p / "final"]
+        if p.is_dir():
+            from ..training.checkpoint import find_latest_checkpoint
+
+            latest = find_latest_checkpoint(p)
+            if latest is not None:
+                candidates.append(latest / "ema")
+        found = next((c for c in candidates if (c / "config.json").is_file() and
+                      (c / "model.safetensors").is_file()), None)
+        if found is None:
+            raise UserInputError(
+                f"no StarGAN v2 networks at {str(p)!r}: expected a folder with config.json and "
+                "model.safetensors (save_pretrained), a checkpoint-<step> folder, a run folder, "
+                "or an official *_nets_ema.ckpt file")
+        nets = from_pretrained(found)
+    if nets.config.get("w_hpf", 0) > 0 and nets.fan is None:
+        from .fan import load_fan
+
+        nets.fan = load_fan(wing_weights, flag="--wing-weights")
+    if device is not None:
+        nets.to(device)
+    return nets.eval()

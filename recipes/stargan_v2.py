@@ -1,0 +1,258 @@
+"""Train StarGAN v2 (Choi et al., CVPR 2020) with AdaIN or AdaConv (Chandran et al., CVPR 2021).
+
+Demo (generated data, CPU, a few minutes; grids in runs/demo/samples/):
+
+    accelerate launch recipes/stargan_v2.py --demo --output_dir runs/demo
+
+AFHQ-style training with AdaConv (data in D/{train,val}/<domain>/*.jpg):
+
+    accelerate launch recipes/stargan_v2.py --train_dir D/train --val_dir D/val --output_dir O \\
+        --img_size 256 --batch_size 8 --max_train_steps 100000 --checkpointing_steps 10000 \\
+        --resume_from_checkpoint latest --modulation adaconv
+
+Fine-tune the released AFHQ model with AdaConv (lossless start):
+
+    accelerate launch recipes/stargan_v2.py ... --modulation adaconv --w_hpf 0 \\
+        --init_from_official afhq_100000_nets_ema.ckpt --lambda_ds 2
+
+CelebA-HQ (w_hpf 1) needs the FAN weights: ``--w_hpf 1 --wing_weights wing.ckpt``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import ProjectConfiguration, set_seed
+from tqdm.auto import tqdm
+
+from adaconv_gen.cli import normalize_flags, run_cli
+from adaconv_gen.data.domains import (ReferencePairDataset, DomainDataset, check_domains, domain_loader,
+                                      eval_transform, train_transform)
+from adaconv_gen.errors import UserInputError
+from adaconv_gen.models import stargan_v2 as sg
+from adaconv_gen.training import (TrainState, atomic_save_json, resolve_resume_checkpoint, save_checkpoint)
+from adaconv_gen.training.stargan_v2 import LossWeights, StarGANv2Trainer, lambda_ds_at, make_optimizers
+from adaconv_gen.training.stargan_v2_samples import (TrainBatches, latent_grid, pick_per_domain,
+                                                     reference_grid)
+
+DEMO = dict(img_size=32, base_dim=16, max_conv_dim=64, hidden_dim=64, style_dim=16, batch_size=8,
+            max_train_steps=300, checkpointing_steps=150, sample_steps=50, num_workers=0, style_channels=32,
+            cpu_threads=1,
+            lambda_ds=1.0)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    a = p.add_argument
+    a("--config", default=None, help="YAML file of flag defaults (command-line flags win)")
+    a("--demo", action="store_true", help="train on a generated 3-domain dataset with small widths (CPU, minutes)")
+    a("--train_dir", default=None, help="training images, <train_dir>/<domain>/*")
+    a("--val_dir", default=None, help="validation images with the same domains, <val_dir>/<domain>/*")
+    a("--output_dir", default="runs/stargan_v2", help="checkpoints, samples, logs, config.json")
+    # networks
+    a("--img_size", type=int, default=256, help="training image size (power of two)")
+    a("--modulation", choices=["adain", "adaconv"], default="adaconv", help="style modulation of the generator")
+    a("--kernel_size", type=int, default=3, help="AdaConv predicted kernel size")
+    a("--groups", type=int, default=None, help="AdaConv groups (default: the core's choice per layer)")
+    a("--style_channels", type=int, default=None, help="AdaConv style-descriptor channels (default: the core's)")
+    a("--w_hpf", type=float, default=0.0, help="high-pass skip weight; 1 (CelebA-HQ) needs the FAN weights")
+    a("--wing_weights", default=None, help="FAN wing.ckpt for --w_hpf > 0 (else ADACONV_WING_WEIGHTS, ...)")
+    a("--style_dim", type=int, default=64, help="style code width")
+    a("--latent_dim", type=int, default=16, help="latent code width")
+    a("--hidden_dim", type=int, default=512, help="mapping network width")
+    a("--base_dim", type=int, default=None, help="first conv width (default 2**14 // img_size)")
+    a("--max_conv_dim", type=int, default=512, help="widest conv")
+    a("--init_from_official", default=None, help="official *_nets_ema.ckpt / *_nets.ckpt to start from (CC BY-NC)")
+    # optimisation
+    a("--batch_size", type=int, default=8, help="images per process per micro-batch")
+    a("--gradient_accumulation_steps", type=int, default=1, help="micro-batches per phase step")
+    a("--max_train_steps", type=int, default=100_000, help="training iterations")
+    a("--lr", type=float, default=1e-4, help="learning rate of G, E and D")
+    a("--f_lr", type=float, default=1e-6, help="learning rate of the mapping network")
+    a("--beta1", type=float, default=0.0, help="Adam beta1")
+    a("--beta2", type=float, default=0.99, help="Adam beta2")
+    a("--weight_decay", type=float, default=1e-4, help="Adam weight decay")
+    a("--lambda_reg", type=float, default=1.0, help="R1 weight")
+    a("--lambda_sty", type=float, default=1.0, help="style reconstruction weight")
+    a("--lambda_ds", type=float, default=1.0, help="initial diversity weight (AFHQ: 2)")
+    a("--lambda_cyc", type=float, default=1.0, help="cycle weight")
+    a("--ds_iter", type=int, default=None, help="iterations over which lambda_ds decays to 0 (default: max_train_steps)")
+    a("--ema_decay", type=float, default=0.999, help="EMA decay of G, F, E")
+    a("--randcrop_prob", type=float, default=0.5, help="probability of the random-resized crop")
+    a("--mixed_precision", choices=["no", "fp16", "bf16"], default=None, help="overrides accelerate's setting")
+    a("--num_workers", type=int, default=4, help="data loader workers per process")
+    a("--seed", type=int, default=777, help="random seed")
+    a("--cpu_threads", type=int, default=None,
+      help="torch intra-op threads on CPU (the demo uses 1: its tiny layers run fastest unthreaded)")
+    # bookkeeping
+    a("--checkpointing_steps", type=int, default=10_000, help="save checkpoint-{step} every N steps")
+    a("--checkpoints_total_limit", type=int, default=None, help="keep at most this many checkpoints")
+    a("--resume_from_checkpoint", default=None, help="a checkpoint-{step} folder or 'latest'")
+    a("--sample_steps", type=int, default=5000, help="write latent and reference grids every N steps")
+    a("--logging_steps", type=int, default=10, help="log scalars every N steps")
+    a("--report_to", default="none", help="accelerate trackers: tensorboard, wandb, all, none")
+    a("--eval_steps", type=int, default=0, help="run the official evaluation every N steps (0: never)")
+    a("--eval_mode", choices=["latent", "reference", "both"], default="both", help="evaluation mode")
+    a("--eval_preset", default="pytorch-fid", help="FID preset for --eval_steps ('stargan-v2': official)")
+    a("--fid_weights", default=None, help="Inception weights file for --eval_steps")
+    a("--lpips_weights", default=None, help="LPIPS alex.pth for --eval_steps")
+    a("--alexnet_weights", default=None, help="AlexNet weights for LPIPS for --eval_steps")
+    argv = normalize_flags(sys.argv[1:] if argv is None else argv, prefer="_")
+    pre, _ = p.parse_known_args(argv)
+    if pre.config:
+        import yaml
+
+        with open(pre.config) as f:
+            p.set_defaults(**(yaml.safe_load(f) or {}))
+    if pre.demo:
+        p.set_defaults(**DEMO)
+    args = p.parse_args(argv)
+    if not args.demo and (args.train_dir is None or args.val_dir is None):
+        raise UserInputError("--train_dir and --val_dir are required (or --demo)")
+    if args.ds_iter is None:
+        args.ds_iter = args.max_train_steps
+    return args
+
+
+def adaconv_kwargs(args) -> dict:
+    kw = {}
+    if args.modulation == "adaconv":
+        kw["kernel_size"] = args.kernel_size
+        if args.groups is not None:
+            kw["groups"] = args.groups
+        if args.style_channels is not None:
+            kw["style_channels"] = args.style_channels
+    return kw
+
+
+def main(args) -> None:
+    out = Path(args.output_dir)
+    acc = Accelerator(mixed_precision=args.mixed_precision, log_with=None if args.report_to == "none" else args.report_to,
+                      project_config=ProjectConfiguration(project_dir=str(out), logging_dir=str(out / "logs")))
+    set_seed(args.seed)
+    if args.cpu_threads and acc.device.type == "cpu":
+        torch.set_num_threads(args.cpu_threads)
+    if args.demo:
+        from adaconv_gen.data.synthetic import write_domain_dataset
+
+        root = out / "demo_data"
+        with acc.main_process_first():
+            if acc.is_main_process and not (root / "val").is_dir():
+                write_domain_dataset(root, ("stripes", "dots", "rings"), n_train=64, n_val=8, size=64, seed=0)
+        args.train_dir, args.val_dir = str(root / "train"), str(root / "val")
+    if acc.is_main_process:
+        atomic_save_json(vars(args), out / "config.json")
+
+    with acc.main_process_first():
+        domains = check_domains(args.train_dir, args.val_dir)
+        tf = train_transform(args.img_size, args.randcrop_prob)
+        src_ds = DomainDataset(args.train_dir, tf, domains)
+        ref_ds = ReferencePairDataset(args.train_dir, tf, domains, seed=args.seed)
+        val_ds = DomainDataset(args.val_dir, eval_transform(args.img_size), domains)
+    rank_seed = args.seed + 1000 * acc.process_index
+    src_loader = domain_loader(src_ds, args.batch_size, num_workers=args.num_workers, seed=rank_seed)
+    ref_loader = domain_loader(ref_ds, args.batch_size, num_workers=args.num_workers, seed=rank_seed + 1)
+    batches = TrainBatches(src_loader, ref_loader, args.latent_dim, acc.device,
+                           torch.Generator().manual_seed(rank_seed + 2))
+
+    nets = sg.build(args.img_size, args.style_dim, args.latent_dim, len(domains), args.w_hpf,
+                    args.max_conv_dim, args.base_dim, args.modulation, hidden_dim=args.hidden_dim,
+                    **adaconv_kwargs(args))
+    nets.config["domains"] = list(domains)  # names for adaconv-stargan-translate
+    if args.init_from_official:
+        sg.load_official_checkpoint(nets, args.init_from_official)
+    if args.w_hpf > 0 and nets.fan is None:
+        from adaconv_gen.models.fan import load_fan
+
+        nets.fan = load_fan(args.wing_weights)
+    if nets.fan is not None:
+        nets.fan.to(acc.device).requires_grad_(False).eval()
+    ema = sg.StarGANv2(sg.copy_for_ema(nets.generator), sg.copy_for_ema(nets.mapping_network),
+                       sg.copy_for_ema(nets.style_encoder), None, nets.config).to(acc.device)
+    ema.fan = nets.fan
+    opts = make_optimizers(nets, args.lr, args.f_lr, (args.beta1, args.beta2), args.weight_decay)
+    names = ("generator", "mapping_network", "style_encoder", "discriminator")
+    prepared = acc.prepare(*[getattr(nets, n) for n in names], *[opts[n] for n in names])
+    live = sg.StarGANv2(*prepared[:4], nets.config)
+    live.fan = nets.fan
+    opts = dict(zip(names, prepared[4:]))
+    state = TrainState(step=0, lambda_ds=args.lambda_ds)
+    for m in (ema.generator, ema.mapping_network, ema.style_encoder, state):
+        acc.register_for_checkpointing(m)
+    weights = LossWeights(args.lambda_reg, args.lambda_sty, args.lambda_ds, args.lambda_cyc, args.ds_iter)
+    trainer = StarGANv2Trainer(live, ema, opts, weights, acc, args.ema_decay)
+
+    resume = resolve_resume_checkpoint(out, args.resume_from_checkpoint)
+    if resume is not None:
+        acc.print(f"resuming from {resume}")
+        acc.load_state(str(resume))
+        set_seed(args.seed + state.step)  # fresh randomness after a resume, still reproducible
+    acc.init_trackers("stargan_v2", config={k: v for k, v in vars(args).items()
+                                            if isinstance(v, (int, float, str, bool))})
+
+    x_val, y_val = pick_per_domain(val_ds, max(1, 6 // len(domains)))
+    x_val, y_val = x_val.to(acc.device), y_val.to(acc.device)
+    log_path = out / "logs.jsonl"
+    progress = tqdm(range(state.step, args.max_train_steps), initial=state.step, total=args.max_train_steps,
+                    disable=not acc.is_local_main_process, desc="stargan-v2")
+    t0 = time.time()
+    for _ in progress:
+        step = state.step
+        micro = [next(batches) for _ in range(args.gradient_accumulation_steps)]
+        logs = trainer.step(micro, step)
+        state.step = step + 1
+        state.lambda_ds = lambda_ds_at(state.step, args.lambda_ds, args.ds_iter)
+        if state.step % args.logging_steps == 0 or state.step == args.max_train_steps:
+            scalars = {k: acc.gather(v.detach().float().reshape(1).to(acc.device)).mean().item()
+                       for k, v in logs.items()}
+            scalars["sec_per_step"] = (time.time() - t0) / args.logging_steps
+            t0 = time.time()
+            acc.log(scalars, step=state.step)
+            if acc.is_main_process:
+                with open(log_path, "a") as f:
+                    f.write(json.dumps({"step": state.step, **scalars}) + "\n")
+                progress.set_postfix(d=f"{scalars['D/latent_real'] + scalars['D/latent_fake']:.3f}",
+                                     g=f"{scalars['G/latent_adv']:.3f}")
+        if state.step % args.sample_steps == 0 or state.step == args.max_train_steps:
+            if acc.is_main_process:
+                ema.eval()
+                latent_grid(ema, x_val, len(domains), args.latent_dim,
+                            out / "samples" / f"{state.step:06d}_latent.png")
+                reference_grid(ema, x_val, x_val, y_val, out / "samples" / f"{state.step:06d}_reference.png")
+        if state.step % args.checkpointing_steps == 0 or state.step == args.max_train_steps:
+            final = save_checkpoint(acc, out, state.step, args.checkpoints_total_limit)
+            if acc.is_main_process:
+                sg.save_pretrained(ema, final / "ema")
+        if args.eval_steps and (state.step % args.eval_steps == 0 or state.step == args.max_train_steps):
+            if acc.is_main_process:
+                from adaconv_gen.training.stargan_v2_eval import evaluate
+
+                res = evaluate(ema, args.train_dir, args.val_dir, mode=args.eval_mode, preset=args.eval_preset,
+                               fid_weights=args.fid_weights, lpips_weights=args.lpips_weights,
+                               alexnet_weights=args.alexnet_weights, output=out / "eval" / f"{state.step:06d}.json",
+                               seed=args.seed)
+                acc.log({k: v for k, v in res.items() if k.endswith("/mean")}, step=state.step)
+            acc.wait_for_everyone()
+    if acc.is_main_process:
+        sg.save_pretrained(ema, out / "final")
+        acc.print(f"done: {state.step} steps; samples in {out / 'samples'}, networks in {out / 'final'}")
+    acc.end_training()
+
+
+def _main(argv=None) -> int:
+    main(parse_args(argv))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(_main))
