@@ -199,3 +199,5 @@ def test_bad_config_is_user_error():
         build(24, **SMALL)
     with pytest.raises(UserInputError, match="modulation"):
         build(16, modulation="spade", **SMALL)
+    with pytest.raises(UserInputError, match="style_channels"):
+        build(16, modulation="modconv", style_channels=64, **SMALL)

@@ -147,6 +147,9 @@ class Generator(nn.Module):
                  modulation: str = "adaconv", lr_mlp: float = 0.01, **adaconv_kwargs) -> None:
         super().__init__()
         _check_config(img_size, modulation, channels)
+        if adaconv_kwargs and modulation != "adaconv":
+            raise UserInputError(f"{sorted(adaconv_kwargs)} only apply to modulation='adaconv', "
+                                 f"not {modulation!r}")
         self.config: dict[str, Any] = {"img_size": img_size, "style_dim": style_dim, "n_mlp": n_mlp,
                                        "channels": channels, "modulation": modulation,
                                        "lr_mlp": lr_mlp, **adaconv_kwargs}
