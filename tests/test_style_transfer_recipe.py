@@ -168,20 +168,23 @@ def test_stylize_blend_alpha_and_size(data, tiny_model_dir, tmp_path, capsys):
     assert Image.open(tmp_path / "big" / f"odd__{s1.stem}.png").size == (45, 37)
 
 
-@pytest.mark.parametrize("case", ["bad_content", "bad_style", "no_model", "weights_count", "alpha"])
+@pytest.mark.parametrize("case", ["bad_content", "bad_style", "no_model", "weights_count", "alpha", "tiny_style"])
 def test_stylize_errors(case, data, tiny_model_dir, tmp_path, capsys):
     root, _ = data
     style = sorted((root / "style").rglob("*.png"))[0]
+    tiny = tmp_path / "tiny.png"
+    Image.new("RGB", (5, 30)).save(tiny)
     argv = {"bad_content": ["--content", root / "content", "--style", style],
             "bad_style": ["--content", root / "odd.png", "--style", root / "content" / "broken.png"],
             "no_model": ["--content", root / "odd.png", "--style", style],
             "weights_count": ["--content", root / "odd.png", "--style", style, "--style-weights", "1", "2"],
-            "alpha": ["--content", root / "odd.png", "--style", style, "--alpha", "1.5"]}[case]
+            "alpha": ["--content", root / "odd.png", "--style", style, "--alpha", "1.5"],
+            "tiny_style": ["--content", root / "odd.png", "--style", tiny]}[case]
     model = tmp_path / "nothing" if case == "no_model" else tiny_model_dir
     code, cap = _stylize(["--model", model, *argv, "--output", tmp_path / "o"], capsys)
     assert code == 2 and "Traceback" not in cap.err
     expect = {"bad_content": "broken.png", "bad_style": "broken.png", "no_model": "config.json",
-              "weights_count": "--style-weights", "alpha": "--alpha"}[case]
+              "weights_count": "--style-weights", "alpha": "--alpha", "tiny_style": "tiny.png"}[case]
     assert expect in cap.err
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
 

@@ -76,7 +76,12 @@ def _main(argv: list[str] | None) -> int:
     size = args.size or None
     with torch.no_grad():
         # Read every style first: an unreadable file fails before any output is written.
-        descs = [(p.stem, model.encode_style(load_image_tensor(p, size).to(device))) for p in styles]
+        descs = []
+        for p in styles:
+            try:
+                descs.append((p.stem, model.encode_style(load_image_tensor(p, size).to(device))))
+            except ValueError as e:  # e.g. a style image too small for the encoder
+                raise UserInputError(f"style {str(p)!r}: {e}") from None
         if args.style_weights is not None:
             try:
                 descs = [("blend", model.mix_descriptors([d for _, d in descs], args.style_weights))]
@@ -88,7 +93,10 @@ def _main(argv: list[str] | None) -> int:
             full = load_image_tensor(cp).to(device)
             x = full if size is None else load_image_tensor(cp, size).to(device)
             for name, d in descs:
-                y = model.stylize(x, descriptor=d, alpha=args.alpha)
+                try:
+                    y = model.stylize(x, descriptor=d, alpha=args.alpha)
+                except ValueError as e:
+                    raise UserInputError(f"content {str(cp)!r}: {e}") from None
                 if y.shape[-2:] != full.shape[-2:]:
                     y = F.interpolate(y, size=full.shape[-2:], mode="bilinear", align_corners=False, antialias=True)
                 save_image_grid(y, out_dir / f"{cp.stem}__{name}.png", nrow=1, padding=0)
