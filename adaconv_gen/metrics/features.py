@@ -284,6 +284,8 @@ def extract(source, extractor: FeatureExtractor, *, batch_size: int = 50, num_wo
                disable=not (progress and is_main), leave=False)
     with torch.inference_mode(), _no_tf32():
         for x, status, errors in bar:
+            if errors and not skip_bad_images and not multi:
+                raise BadImageError(errors[0] + " (pass --skip-bad-images to skip unreadable files)")
             status = status.to(device)
             feats = torch.zeros(len(status), extractor.dims, device=device)
             if x.numel():
