@@ -14,6 +14,8 @@ from PIL import Image
 
 import adaconv_gen.metrics as metrics
 from adaconv_gen.cli import eval_style, run_cli, stylize
+from adaconv_gen.data import ImageFolderDataset, default_transform
+from adaconv_gen.data.style_pairs import DEMO_STYLE_KINDS, RobustDataset, build_demo_style_data
 from adaconv_gen.data.synthetic import write_pattern_folder
 from adaconv_gen.models.style_transfer import AdaConvStyleTransfer, load_style_transfer_model
 from adaconv_gen.models.vgg import write_random_vgg19_weights
@@ -247,3 +249,17 @@ def test_evaluation_against_hand_computation(data, tiny_model_dir, tmp_path, cap
     assert out["fid"] == 12.5 and out["lpips_content"] == pytest.approx(lp, rel=1e-4)
     assert out["artfid"] == pytest.approx((1 + lp) * (1 + 12.5), rel=1e-4)
     assert out["content_loss"] == pytest.approx(want_c / 3, rel=1e-4)
+
+
+def test_demo_data_and_bad_file_mid_run(tmp_path):
+    cdir, sdir = build_demo_style_data(tmp_path / "demo", n_content=4, n_style=5, size=32, seed=0)
+    contents, styles = sorted(cdir.iterdir()), sorted(sdir.iterdir())
+    assert len(contents) == 4 and all(Image.open(p).size == (32, 32) for p in contents)
+    assert sorted(p.name.split("_")[0] for p in styles) == sorted(DEMO_STYLE_KINDS)
+    # a file that becomes unreadable after start-up is skipped with a warning naming it
+    ds = ImageFolderDataset(cdir, default_transform(32, train=False))
+    contents[1].write_bytes(b"gone bad")
+    robust = RobustDataset(ds)
+    with pytest.warns(UserWarning, match=contents[1].name):
+        x = robust[1]
+    assert torch.equal(x, ds[2])
