@@ -19,7 +19,7 @@ import sys
 
 import torch
 
-from ..errors import UserInputError
+from ..errors import UserInputError, WeightsNotFoundError
 from ..models.style_transfer import load_style_transfer_model
 from ..training.checkpoint import atomic_save_json
 from ..training.style_transfer_eval import evaluate_style_transfer
@@ -58,11 +58,14 @@ def _main(argv: list[str] | None) -> int:
         raise UserInputError(f"--num-pairs must be >= 1, got {args.num_pairs}")
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model = load_style_transfer_model(args.model, map_location=device)
-    result = evaluate_style_transfer(
-        model, args.content, args.style, size=args.size, num_pairs=args.num_pairs,
-        batch_size=args.batch_size, device=device, fid=not args.no_fid, fid_preset=args.fid_preset,
-        inception_weights=args.inception_weights, lpips_weights=args.lpips_weights,
-        alexnet_weights=args.alexnet_weights)
+    try:
+        result = evaluate_style_transfer(
+            model, args.content, args.style, size=args.size, num_pairs=args.num_pairs,
+            batch_size=args.batch_size, device=device, fid=not args.no_fid, fid_preset=args.fid_preset,
+            inception_weights=args.inception_weights, lpips_weights=args.lpips_weights,
+            alexnet_weights=args.alexnet_weights)
+    except WeightsNotFoundError as e:
+        raise WeightsNotFoundError(f"{e} (or pass --no-fid to skip FID and ArtFID)") from None
     result["model"] = str(args.model)
     print(json.dumps(result, indent=2, sort_keys=True))
     if args.output:

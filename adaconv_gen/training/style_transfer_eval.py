@@ -187,7 +187,8 @@ def evaluate_style_transfer(model, content: str | os.PathLike | Sequence, style:
 
         styles_u8 = torch.cat([to_uint8(_load_all([p], size)) for p in spaths])
         result["fid"] = float(fid_from_sources(torch.cat(stylised), styles_u8, preset=fid_preset,
-                                               weights=inception_weights, device=device, progress=progress))
+                                               weights=inception_weights, device=device, progress=progress,
+                                               flag="--inception-weights"))
     if lpips_model is not None:
         result["lpips_content"] = sum_lp / n
         if result["fid"] is not None:
