@@ -21,7 +21,6 @@ import os
 from pathlib import Path
 
 import torch
-import torchvision
 from torch import nn
 
 from ..errors import UserInputError, WeightsNotFoundError
@@ -44,7 +43,7 @@ class LPIPS(nn.Module):
         super().__init__()
         self.register_buffer("shift", torch.tensor([-0.030, -0.088, -0.188]).view(1, 3, 1, 1))
         self.register_buffer("scale", torch.tensor([0.458, 0.448, 0.450]).view(1, 3, 1, 1))
-        self.features = torchvision.models.alexnet(weights=None).features
+        self.features = _alexnet_features()
         self.lin = nn.ModuleList(nn.Conv2d(c, 1, 1, bias=False) for c in _CHANNELS)
         self.requires_grad_(False).eval()
 
@@ -66,13 +65,16 @@ class LPIPS(nn.Module):
         """
         model = cls()
         alex_path = resolve("alexnet", alexnet_weights, flag="--alexnet-weights")
-        alex = torchvision.models.alexnet(weights=None)
+        sd = load_state_dict(alex_path)
+        feats = {k[len("features."):]: v for k, v in sd.items() if k.startswith("features.")}
+        others = [k for k in sd if not k.startswith(("features.", "classifier."))]
         try:
-            alex.load_state_dict(load_state_dict(alex_path), strict=True)
+            if others:
+                raise RuntimeError(f"unexpected keys {others[:3]}")
+            model.features.load_state_dict(feats, strict=True)
         except RuntimeError as e:
             raise UserInputError(f"{str(alex_path)!r} is not a torchvision AlexNet state dict: "
                                  f"{str(e).splitlines()[0]}") from None
-        model.features.load_state_dict(alex.features.state_dict())
         lin_path = _resolve_lpips_weights(lpips_weights)
         sd = load_state_dict(lin_path)
         want = {f"lin{k}.model.1.weight": (1, c, 1, 1) for k, c in enumerate(_CHANNELS)}
@@ -98,6 +100,20 @@ class LPIPS(nn.Module):
             d = (f[:n] - f[n:]).pow(2)  # (N, C, h, w)
             total = total + lin(d).mean(dim=(1, 2, 3))
         return total
+
+
+def _alexnet_features() -> nn.Sequential:
+    """torchvision's ``AlexNet.features`` (same indices, so its state-dict keys load)."""
+    return nn.Sequential(
+        nn.Conv2d(3, 64, kernel_size=11, stride=4, padding=2), nn.ReLU(inplace=True),
+        nn.MaxPool2d(kernel_size=3, stride=2),
+        nn.Conv2d(64, 192, kernel_size=5, padding=2), nn.ReLU(inplace=True),
+        nn.MaxPool2d(kernel_size=3, stride=2),
+        nn.Conv2d(192, 384, kernel_size=3, padding=1), nn.ReLU(inplace=True),
+        nn.Conv2d(384, 256, kernel_size=3, padding=1), nn.ReLU(inplace=True),
+        nn.Conv2d(256, 256, kernel_size=3, padding=1), nn.ReLU(inplace=True),
+        nn.MaxPool2d(kernel_size=3, stride=2),
+    )
 
 
 def _resolve_lpips_weights(path) -> Path:
