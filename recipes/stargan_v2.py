@@ -44,10 +44,11 @@ from adaconv_gen.training.stargan_v2 import LossWeights, StarGANv2Trainer, lambd
 from adaconv_gen.training.stargan_v2_samples import (TrainBatches, latent_grid, pick_per_domain,
                                                      reference_grid)
 
-DEMO = dict(img_size=32, base_dim=16, max_conv_dim=64, hidden_dim=64, style_dim=16, batch_size=8,
+# The demo: small widths, 32 px, a short schedule, faster learning rates and EMA than the paper's
+# (so that a few hundred CPU steps show something), one thread (tiny layers run fastest unthreaded).
+DEMO = dict(img_size=32, base_dim=16, max_conv_dim=64, hidden_dim=64, style_dim=16, batch_size=4,
             max_train_steps=300, checkpointing_steps=150, sample_steps=50, num_workers=0, style_channels=32,
-            cpu_threads=1,
-            lambda_ds=1.0)
+            cpu_threads=1, lr=3e-4, f_lr=3e-4, ema_decay=0.98, lambda_ds=1.0)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
