@@ -21,10 +21,7 @@ CelebA-HQ (w_hpf 1) needs the FAN weights: ``--w_hpf 1 --wing_weights wing.ckpt`
 from __future__ import annotations
 
 import argparse
-import copy
 import json
-import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -35,14 +32,34 @@ from accelerate.utils import ProjectConfiguration, set_seed
 from tqdm.auto import tqdm
 
 from adaconv_gen.cli import normalize_flags, run_cli
-from adaconv_gen.data.domains import (ReferencePairDataset, DomainDataset, check_domains, domain_loader,
-                                      eval_transform, train_transform)
+from adaconv_gen.data.domains import (
+    DomainDataset,
+    ReferencePairDataset,
+    check_domains,
+    domain_loader,
+    eval_transform,
+    train_transform,
+)
 from adaconv_gen.errors import UserInputError
 from adaconv_gen.models import stargan_v2 as sg
-from adaconv_gen.training import (TrainState, atomic_save_json, resolve_resume_checkpoint, save_checkpoint)
-from adaconv_gen.training.stargan_v2 import LossWeights, StarGANv2Trainer, lambda_ds_at, make_optimizers
-from adaconv_gen.training.stargan_v2_samples import (TrainBatches, latent_grid, pick_per_domain,
-                                                     reference_grid)
+from adaconv_gen.training import (
+    TrainState,
+    atomic_save_json,
+    resolve_resume_checkpoint,
+    save_checkpoint,
+)
+from adaconv_gen.training.stargan_v2 import (
+    LossWeights,
+    StarGANv2Trainer,
+    lambda_ds_at,
+    make_optimizers,
+)
+from adaconv_gen.training.stargan_v2_samples import (
+    TrainBatches,
+    latent_grid,
+    pick_per_domain,
+    reference_grid,
+)
 
 # The demo: small widths, 32 px, a short schedule, faster learning rates and EMA than the paper's
 # (so that a few hundred CPU steps show something), one thread (tiny layers run fastest unthreaded).

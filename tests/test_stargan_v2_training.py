@@ -10,8 +10,16 @@ import pytest
 import torch
 
 from adaconv_gen.models import stargan_v2 as sg
-from adaconv_gen.training.stargan_v2 import (LossWeights, StarGANv2Trainer, adv_loss, d_loss, g_loss,
-                                             lambda_ds_at, make_optimizers, r1_penalty)
+from adaconv_gen.training.stargan_v2 import (
+    LossWeights,
+    StarGANv2Trainer,
+    adv_loss,
+    d_loss,
+    g_loss,
+    lambda_ds_at,
+    make_optimizers,
+    r1_penalty,
+)
 
 
 def _bce1(t):  # -log sigmoid(t)

@@ -124,7 +124,7 @@ class FAN(nn.Module):
     def get_heatmap(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Two face masks (B, 1, 256, 256) in [0, 1] for images ``x`` in [-1, 1] (any size)."""
         x = F.interpolate(x, size=256, mode="bilinear")
-        hm = self((x * 0.5 + 0.5))[:, :-1]  # (B, 98, 64, 64); the last channel is the boundary
+        hm = self(x * 0.5 + 0.5)[:, :-1]  # (B, 98, 64, 64); the last channel is the boundary
         hm = F.interpolate(hm, scale_factor=x.size(2) // hm.size(2), mode="bilinear", align_corners=True)
         return heatmaps_to_masks(hm)
 

@@ -87,7 +87,13 @@ def evaluate(nets, train_dir: str | os.PathLike, val_dir: str | os.PathLike, *, 
         ``{"FID_<mode>/<src>2<trg>": ..., "FID_<mode>/mean": ..., "LPIPS_<mode>/...": ...}`` plus
         ``preset`` and ``num_outs``.
     """
-    from ..metrics import LPIPS, build_extractor, compute_statistics, frechet_distance, lpips_diversity
+    from ..metrics import (
+        LPIPS,
+        build_extractor,
+        compute_statistics,
+        frechet_distance,
+        lpips_diversity,
+    )
 
     if mode not in ("latent", "reference", "both"):
         raise ValueError(f"mode must be 'latent', 'reference' or 'both', got {mode!r}")
