@@ -16,6 +16,8 @@ CPU demo on generated patterns (a few minutes; a pipeline check, not a quality r
 
     accelerate launch --cpu recipes/style_transfer.py --demo --output_dir runs/demo --vgg_weights random
 
+``--config flags.yaml`` supplies defaults (keys are flag names); flags on the command line win.
+
 Outputs: ``O/config.json`` (resolved arguments), ``O/checkpoint-{step}/`` (model, optimiser,
 scheduler, RNG, step), ``O/samples/step-{step}.png`` (first row styles, first column contents),
 ``O/logs/`` (scalars), and at the end ``O/model/`` (``config.json`` + ``model.safetensors``) for
@@ -68,6 +70,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line flags (underscores; hyphens accepted too)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--config", type=str, default=None,
+                   help="YAML (or JSON) file of flag defaults, keys as flag names with underscores.")
     d = p.add_argument_group("data")
     d.add_argument("--content_dir", type=str, default=None, help="Content images (folder read recursively).")
     d.add_argument("--style_dir", type=str, default=None, help="Style images (folder read recursively).")
@@ -97,7 +101,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="Decoder padding.")
     m.add_argument("--output_activation", choices=("none", "tanh"), default="none", help="Last activation.")
     t = p.add_argument_group("training")
-    t.add_argument("--output_dir", type=str, required=True, help="Checkpoints, samples, logs, export.")
+    t.add_argument("--output_dir", type=str, default=None, help="Checkpoints, samples, logs, export (required).")
     t.add_argument("--batch_size", type=int, default=8, help="Pairs per step and process.")
     t.add_argument("--max_train_steps", type=int, default=160000, help="Optimiser steps.")
     t.add_argument("--learning_rate", type=float, default=1e-4, help="Adam learning rate.")
@@ -122,14 +126,42 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     t.add_argument("--log_steps", type=int, default=10, help="Log scalars every N steps.")
     t.add_argument("--report_to", type=str, default="jsonl",
                    help="'jsonl' (built in), or an accelerate tracker name ('tensorboard', 'wandb', 'all').")
-    args = p.parse_args(normalize_flags(sys.argv[1:] if argv is None else argv, prefer="_"))
+    argv = normalize_flags(sys.argv[1:] if argv is None else argv, prefer="_")
+    pre, _ = p.parse_known_args([a for a in argv if a not in ("-h", "--help")])
+    if pre.config:  # file values become defaults; command-line flags win
+        p.set_defaults(**load_config_file(pre.config, {a.dest for a in p._actions}))
+    args = p.parse_args(argv)
     if args.demo:
         for k, v in DEMO_PRESET.items():
             if getattr(args, k) == p.get_default(k):
                 setattr(args, k, v)
     elif not (args.content_dir and args.style_dir):
         p.error("--content_dir and --style_dir are required (or --demo)")
+    if not args.output_dir:
+        p.error("--output_dir is required")
     return args
+
+
+def load_config_file(path: str, known: set[str]) -> dict:
+    """Flag defaults from a YAML / JSON file.
+
+    Raises:
+        UserInputError: unreadable file, not a mapping, or unknown keys (named).
+    """
+    import yaml
+
+    try:
+        with open(path) as f:
+            values = yaml.safe_load(f) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise UserInputError(f"--config {path!r}: cannot read it: {e}") from None
+    if not isinstance(values, dict):
+        raise UserInputError(f"--config {path!r}: expected a mapping of flag names to values")
+    values = {str(k).replace("-", "_"): v for k, v in values.items()}
+    unknown = sorted(set(values) - known - {"config"})
+    if unknown:
+        raise UserInputError(f"--config {path!r}: unknown keys {unknown}")
+    return values
 
 
 def model_kwargs(args: argparse.Namespace) -> dict:
@@ -193,10 +225,12 @@ def main(args: argparse.Namespace) -> None:
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1.0 / (1.0 + args.lr_decay * s))
     else:
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1.0)
-    model, optimizer, content_loader, style_loader, scheduler = accelerator.prepare(
-        model, optimizer, content_loader, style_loader, scheduler)
+    model, optimizer, content_loader, style_loader = accelerator.prepare(
+        model, optimizer, content_loader, style_loader)
     state = TrainState(step=0)
-    accelerator.register_for_checkpointing(state)
+    # The scheduler is not prepared, so it steps once per optimiser step whatever the number of
+    # processes (the inverse decay is defined per iteration); it is checkpointed all the same.
+    accelerator.register_for_checkpointing(state, scheduler)
 
     resume = resolve_resume_checkpoint(out, args.resume_from_checkpoint)
     if resume is not None:
@@ -220,7 +254,8 @@ def main(args: argparse.Namespace) -> None:
                 if accelerator.sync_gradients and args.max_grad_norm > 0:
                     accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
                 optimizer.step()
-                scheduler.step()
+                if accelerator.sync_gradients:
+                    scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
         state.step += 1
         bar.update(1)

@@ -108,14 +108,20 @@ def test_recipe_train_resume_export_stylize(recipe, data, tmp_path):
     assert np.abs(got.astype(int) - want.astype(int)).max() <= 1
 
 
-def test_recipe_trains_adain_baseline(recipe, data, tmp_path):
+def test_recipe_trains_adain_baseline_from_a_config_file(recipe, data, tmp_path):
     root, vgg = data
     out = tmp_path / "adain"
-    recipe("style_transfer.py", "--content_dir", root / "content", "--style_dir", root / "style",
-           "--output_dir", out, "--vgg_weights", vgg, "--model", "adain", *TINY_FLAGS, "--max_train_steps", "1",
-           env=ONE_THREAD)
-    assert _checkpoints(out) == ["checkpoint-1"]
+    cfg = tmp_path / "flags.yaml"  # defaults from a file, the command line wins (--max_train_steps)
+    cfg.write_text(f"content_dir: {root / 'content'}\nstyle_dir: {root / 'style'}\nmodel: adain\n"
+                   "img_size: 32\nresize_size: 40\nbatch_size: 2\nchannels: [512, 16, 8, 4]\n"
+                   "max_train_steps: 50\nlr_scheduler: inverse\nlr_decay: 0.5\n")
+    recipe("style_transfer.py", "--config", cfg, "--output_dir", out, "--vgg_weights", vgg,
+           "--max_train_steps", "2", "--checkpointing_steps", "5", env=ONE_THREAD)
+    assert _checkpoints(out) == ["checkpoint-2"]  # the final step is always saved
     assert json.loads((out / "model" / "config.json").read_text())["model_type"] == "adain"
+    assert json.loads((out / "config.json").read_text())["img_size"] == 32
+    lrs = [json.loads(line)["lr"] for line in (out / "logs" / "style_transfer" / "metrics.jsonl").read_text().splitlines()]
+    assert lrs == pytest.approx([1e-4 / (1 + 0.5 * 1), 1e-4 / (1 + 0.5 * 2)])  # one decay step per step
 
 
 def _recipe_module():
@@ -142,6 +148,10 @@ def test_recipe_input_errors_say_how(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:  # argparse: content/style or --demo
         mod.parse_args(["--output_dir", str(tmp_path)])
     assert e.value.code == 2
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("img_sise: 32\n")
+    code = run_cli(mod._main, ["--config", str(cfg), "--demo", "--output_dir", str(tmp_path / "y")])
+    assert code == 2 and "img_sise" in capsys.readouterr().err
 
 
 def _stylize(argv, capsys):
