@@ -360,3 +360,13 @@ def test_overfit_one_batch(vgg_file, kind):
         losses.append(loss.item())
     assert all(p.grad is None for p in m.encoder.parameters())  # VGG stays frozen
     assert min(losses[-5:]) < 0.65 * losses[0], losses
+
+
+def test_model_trained_on_random_vgg_says_so(tmp_path):
+    m = AdaINStyleTransfer(vgg_weights="random", **TINY)
+    m.save_pretrained(tmp_path / "m")
+    assert json.loads((tmp_path / "m" / "config.json").read_text())["encoder_weights"] == "random"
+    with pytest.warns(UserWarning, match="pipeline check"):
+        m2 = load_style_transfer_model(tmp_path / "m")
+    m2.save_pretrained(tmp_path / "m2")  # the provenance survives a re-save
+    assert json.loads((tmp_path / "m2" / "config.json").read_text())["encoder_weights"] == "random"

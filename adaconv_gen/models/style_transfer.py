@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -474,7 +475,7 @@ def load_style_transfer_model(directory: str | os.PathLike,
     try:
         cfg = json.loads(cfg_path.read_text())
         kind = cfg.pop("model_type")
-        cfg.pop("encoder_weights", None)
+        encoder_weights = cfg.pop("encoder_weights", None)
         model = create_style_transfer_model(kind, vgg_weights="none", **cfg)
     except (ValueError, KeyError, TypeError) as e:
         raise UserInputError(f"cannot build a model from {str(cfg_path)!r}: {e}") from None
@@ -488,5 +489,8 @@ def load_style_transfer_model(directory: str | os.PathLike,
     if missing or unexpected:
         raise UserInputError(f"{str(w_path)!r} does not match {cfg_path.name}: missing {missing[:5]}, "
                              f"unexpected {unexpected[:5]}")
-    model.encoder.weights_source = "from_pretrained"
+    model.encoder.weights_source = encoder_weights or "from_pretrained"
+    if encoder_weights == "random":
+        warnings.warn(f"{str(directory)!r} was trained with a random VGG-19 encoder (--vgg_weights random): "
+                      "its outputs are a pipeline check, not a quality result", stacklevel=2)
     return model.to(map_location).eval()
