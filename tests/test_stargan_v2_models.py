@@ -520,3 +520,12 @@ def test_he_init_before_swap_keeps_adaconv_identity():
         if isinstance(m, AdaConv):
             for p in m.predictor.parameters():
                 assert torch.count_nonzero(p) == 0
+
+
+@pytest.mark.parametrize("name", list(sg.OFFICIAL_CONFIGS))
+def test_config_inferred_from_official_file(name):
+    cfg = sg.OFFICIAL_CONFIGS[name]
+    nets = sg.build(**cfg, device="meta", init=False)
+    ckpt = {n: getattr(nets, n).state_dict() for n in ("generator", "mapping_network", "style_encoder")}
+    got = sg.config_from_official_file(ckpt)
+    assert got == {**cfg, "hidden_dim": 512, "max_conv_dim": 512}

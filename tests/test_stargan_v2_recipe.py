@@ -30,9 +30,23 @@ def _logs(out):
 
 @pytest.mark.slow
 def test_train_checkpoint_resume(recipe, data, tmp_path):
+    from adaconv_gen.models import stargan_v2 as sg
+
     out = tmp_path / "run"
+    # start from a file in the official format (random weights, AdaIN), converted to AdaConv on load
+    torch.manual_seed(7)
+    official = sg.build(img_size=32, base_dim=8, max_conv_dim=16, hidden_dim=16, style_dim=8, latent_dim=4,
+                        num_domains=2, w_hpf=0)
+    torch.save({n: getattr(official, n).state_dict() for n in sg.NETWORK_NAMES}, tmp_path / "000005_nets.ckpt")
     common = ["--train_dir", str(data / "train"), "--val_dir", str(data / "val"), "--output_dir", str(out), *TINY]
-    res = recipe("stargan_v2.py", *common, "--max_train_steps", "2")
+    res = recipe("stargan_v2.py", *common, "--max_train_steps", "2",
+                 "--init_from_official", str(tmp_path / "000005_nets.ckpt"))
+    # one iteration of Adam (lr 1e-4, two steps per network at most) moved every weight by < 5e-4
+    g1 = load_file(str(out / "checkpoint-1" / "model.safetensors"))
+    d1 = load_file(str(out / "checkpoint-1" / "model_3.safetensors"))
+    for mine, ref in ((g1, official.generator.state_dict()), (d1, official.discriminator.state_dict())):
+        for k, v in ref.items():
+            assert (mine[k] - v).abs().max() < 5e-4, k
     assert "broken.png" in res.stderr  # skipped with a warning naming it
     assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-1", "checkpoint-2"]
     assert all((out / f"checkpoint-{i}" / "COMPLETE").is_file() for i in (1, 2))

@@ -197,3 +197,32 @@ def test_overfit_one_batch(modulation, monkeypatch):
 
     for mode in ("latent", "ref"):
         assert avg(mode, hist[-3:]) < 0.85 * avg(mode, hist[:2]), mode
+
+
+class _FakeFAN(torch.nn.Module):
+    """Stands in for the FAN: records its inputs, returns fixed masks."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def get_heatmap(self, x):
+        self.calls.append(x.detach().clone())
+        g = torch.Generator().manual_seed(len(self.calls))
+        return torch.rand(x.size(0), 1, 256, 256, generator=g), torch.rand(x.size(0), 1, 256, 256, generator=g)
+
+
+def test_high_pass_training_uses_fan_masks_of_sources_and_fakes():
+    torch.manual_seed(0)
+    nets = sg.build(img_size=64, w_hpf=1, num_domains=2, base_dim=8, max_conv_dim=16, style_dim=8,
+                    hidden_dim=16, latent_dim=4)
+    nets.fan = _FakeFAN()
+    ema = SimpleNamespace(**{n: sg.copy_for_ema(getattr(nets, n)) for n in ("generator", "mapping_network", "style_encoder")})
+    tr = StarGANv2Trainer(nets, ema, make_optimizers(nets), LossWeights(ds_iter=10))
+    b = _batch(2)
+    b = {k: (torch.nn.functional.interpolate(v, size=64) if v.dim() == 4 else v) for k, v in b.items()}
+    tr.step([b], 0)
+    # masks of the sources once per iteration, then of the translated images for each G cycle
+    assert len(nets.fan.calls) == 3
+    torch.testing.assert_close(nets.fan.calls[0], b["x_src"])
+    assert not torch.equal(nets.fan.calls[1], b["x_src"])
