@@ -13,7 +13,7 @@ published)::
     accelerate launch recipes/stylegan.py ... --output_dir runs/sg-modconv --modulation modconv
     accelerate launch recipes/stylegan.py ... --output_dir runs/sg-adain --modulation adain
 
-CPU demo on generated patterns (a few minutes; a pipeline check, not a quality result)::
+CPU demo on generated patterns (200 steps, about 7 CPU-minutes; a pipeline check, not a quality result)::
 
     accelerate launch --cpu recipes/stylegan.py --demo --output_dir runs/sg-demo
 
