@@ -177,11 +177,6 @@ def main(args) -> None:
         src_ds = DomainDataset(args.train_dir, tf, domains)
         ref_ds = ReferencePairDataset(args.train_dir, tf, domains, seed=args.seed)
         val_ds = DomainDataset(args.val_dir, eval_transform(args.img_size), domains)
-    rank_seed = args.seed + 1000 * acc.process_index
-    src_loader = domain_loader(src_ds, args.batch_size, num_workers=args.num_workers, seed=rank_seed)
-    ref_loader = domain_loader(ref_ds, args.batch_size, num_workers=args.num_workers, seed=rank_seed + 1)
-    batches = TrainBatches(src_loader, ref_loader, args.latent_dim, acc.device,
-                           torch.Generator().manual_seed(rank_seed + 2))
 
     nets = sg.build(args.img_size, args.style_dim, args.latent_dim, len(domains), args.w_hpf,
                     args.max_conv_dim, args.base_dim, args.modulation, hidden_dim=args.hidden_dim,
@@ -215,6 +210,13 @@ def main(args) -> None:
         acc.print(f"resuming from {resume}")
         acc.load_state(str(resume))
         set_seed(args.seed + state.step)  # fresh randomness after a resume, still reproducible
+    # each process draws its own class-balanced batches; the seeds depend on the rank and on the
+    # step a run starts from, so a resumed run does not replay the batches of the first steps
+    rank_seed = args.seed + 1000 * acc.process_index + 7919 * state.step
+    src_loader = domain_loader(src_ds, args.batch_size, num_workers=args.num_workers, seed=rank_seed)
+    ref_loader = domain_loader(ref_ds, args.batch_size, num_workers=args.num_workers, seed=rank_seed + 1)
+    batches = TrainBatches(src_loader, ref_loader, args.latent_dim, acc.device,
+                           torch.Generator().manual_seed(rank_seed + 2))
     acc.init_trackers("stargan_v2", config={k: v for k, v in vars(args).items()
                                             if isinstance(v, (int, float, str, bool))})
 
