@@ -122,7 +122,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     a("--eval_steps", type=int, default=0, help="run the official evaluation every N steps (0: never)")
     a("--eval_mode", choices=["latent", "reference", "both"], default="both", help="evaluation mode")
     a("--eval_preset", default="pytorch-fid", help="FID preset for --eval_steps ('stargan-v2': official)")
-    a("--fid_weights", default=None, help="Inception weights file for --eval_steps")
+    a("--inception_weights", "--fid_weights", dest="fid_weights", default=None,
+      help="Inception weights file for --eval_steps")
     a("--lpips_weights", default=None, help="LPIPS alex.pth for --eval_steps")
     a("--alexnet_weights", default=None, help="AlexNet weights for LPIPS for --eval_steps")
     argv = normalize_flags(sys.argv[1:] if argv is None else argv, prefer="_")

@@ -54,7 +54,7 @@ def test_protocol_through_the_cli(setup):
         main(["--checkpoint", str(tmp / "model"), "--train-dir", str(data / "train"), "--val_dir",
               str(data / "val"), "--mode", "both", "--num-outs", "2", "--device", "cpu", "--seed", "5",
               "--images-dir", str(tmp / "imgs"), "--batch-size", "2",
-              "--fid-weights", str(tmp / "inception.pth"), "--lpips-weights", str(tmp / "alex.pth"),
+              "--inception-weights", str(tmp / "inception.pth"), "--lpips-weights", str(tmp / "alex.pth"),
               "--alexnet-weights", str(tmp / "alexnet.pth")])
     assert e.value.code == 0
     res = json.loads((tmp / "model" / "eval_both.json").read_text())
@@ -86,6 +86,17 @@ def test_protocol_through_the_cli(setup):
                         for _ in range(2)]
                 vals.append(torch.stack([lp(a, b).mean() for a, b in itertools.combinations(outs, 2)]).mean().item())
             assert res[f"LPIPS_latent/{names[src]}2{names[trg]}"] == pytest.approx(sum(vals) / 2, rel=1e-5)
+
+
+def test_lpips_only(setup):
+    from adaconv_gen.training.stargan_v2_eval import evaluate
+
+    tmp, data, nets = setup
+    res = evaluate(nets, data / "train", data / "val", mode="latent", num_outs=3, device="cpu", fid=False,
+                   lpips_weights=tmp / "alex.pth", alexnet_weights=tmp / "alexnet.pth", seed=5)
+    assert set(res) == {"preset", "num_outs", "LPIPS_latent/stripes2dots", "LPIPS_latent/dots2stripes",
+                        "LPIPS_latent/mean"}
+    assert res["preset"] is None and res["LPIPS_latent/mean"] > 0
 
 
 def test_translate_tool(setup, capsys):

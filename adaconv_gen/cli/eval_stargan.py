@@ -29,7 +29,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--mode", choices=["latent", "reference", "both"], default="both", help="style source")
     p.add_argument("--num-outs", type=int, default=10, help="outputs per validation image")
     p.add_argument("--preset", default="pytorch-fid", help="FID preset; 'stargan-v2' = the official protocol")
-    p.add_argument("--fid-weights", default=None, help="Inception weights for the preset (else the resolver)")
+    p.add_argument("--inception-weights", "--fid-weights", dest="fid_weights", default=None,
+                   help="Inception weights for the preset (else the resolver)")
+    p.add_argument("--no-fid", action="store_true", help="LPIPS only (no Inception weights needed)")
     p.add_argument("--lpips-weights", default=None, help="LPIPS alex.pth (else the resolver)")
     p.add_argument("--alexnet-weights", default=None, help="AlexNet weights for LPIPS (else the resolver)")
     p.add_argument("--wing-weights", default=None, help="FAN wing.ckpt when the model uses w_hpf > 0")
@@ -52,7 +54,8 @@ def _main(argv=None) -> int:
     res = evaluate(nets, args.train_dir, args.val_dir, mode=args.mode, num_outs=args.num_outs,
                    preset=args.preset, fid_weights=args.fid_weights, lpips_weights=args.lpips_weights,
                    alexnet_weights=args.alexnet_weights, batch_size=args.batch_size, device=args.device,
-                   output=output, images_dir=args.images_dir, seed=args.seed, progress=True)
+                   output=output, images_dir=args.images_dir, seed=args.seed, progress=True,
+                   fid=not args.no_fid)
     print(json.dumps(res, indent=2))
     print(f"written to {output}", file=sys.stderr)
     return 0

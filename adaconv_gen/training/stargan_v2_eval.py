@@ -61,7 +61,8 @@ def evaluate(nets, train_dir: str | os.PathLike, val_dir: str | os.PathLike, *, 
              lpips_weights: str | os.PathLike | None = None, alexnet_weights: str | os.PathLike | None = None,
              batch_size: int = 32, device: torch.device | str | None = None,
              output: str | os.PathLike | None = None, images_dir: str | os.PathLike | None = None,
-             seed: int = 777, fid_batch_size: int = 50, progress: bool = False) -> dict[str, Any]:
+             seed: int = 777, fid_batch_size: int = 50, progress: bool = False,
+             fid: bool = True) -> dict[str, Any]:
     """Run the protocol with the (EMA) networks ``nets`` and return the numbers.
 
     Args:
@@ -82,6 +83,7 @@ def evaluate(nets, train_dir: str | os.PathLike, val_dir: str | os.PathLike, *, 
         seed: seed of the latent codes and the reference order.
         fid_batch_size: Inception batch size.
         progress: show progress bars.
+        fid: compute FID (False: LPIPS only, no Inception weights needed).
 
     Returns:
         ``{"FID_<mode>/<src>2<trg>": ..., "FID_<mode>/mean": ..., "LPIPS_<mode>/...": ...}`` plus
@@ -105,10 +107,11 @@ def evaluate(nets, train_dir: str | os.PathLike, val_dir: str | os.PathLike, *, 
     latent_dim = nets.config["latent_dim"]
     nets = nets.to(device).eval()
     lpips = LPIPS.from_files(alexnet_weights, lpips_weights).to(device)
-    extractor = build_extractor("inception", preset, fid_weights, device=device, flag="--fid-weights")
+    extractor = build_extractor("inception", preset, fid_weights, device=device,
+                                flag="--inception-weights") if fid else None
     real_stats: dict[str, tuple] = {}  # each target domain's training statistics, computed once
 
-    def fid(trg_name: str, folder: Path) -> float:
+    def fid_of(trg_name: str, folder: Path) -> float:
         stat = lambda src: compute_statistics(src, features=extractor, device=device,  # noqa: E731
                                               batch_size=fid_batch_size, progress=progress)
         if trg_name not in real_stats:
@@ -124,7 +127,7 @@ def evaluate(nets, train_dir: str | os.PathLike, val_dir: str | os.PathLike, *, 
         tmp = tempfile.mkdtemp(prefix="adaconv-stargan-eval-")
         images_dir = tmp
     images_dir = Path(images_dir)
-    results: dict[str, Any] = {"preset": preset, "num_outs": num_outs}
+    results: dict[str, Any] = {"preset": preset if fid else None, "num_outs": num_outs}
     try:
         for m in modes:
             gen = torch.Generator().manual_seed(seed)
@@ -155,7 +158,8 @@ def evaluate(nets, train_dir: str | os.PathLike, val_dir: str | os.PathLike, *, 
                             values.append(lpips_diversity(outs, lpips))
                     if values:
                         lp[f"LPIPS_{m}/{task}"] = sum(values) / len(values)
-                    fids[f"FID_{m}/{task}"] = fid(trg_name, folder)
+                    if fid:
+                        fids[f"FID_{m}/{task}"] = fid_of(trg_name, folder)
             for table, name in ((lp, "LPIPS"), (fids, "FID")):
                 if table:
                     table[f"{name}_{m}/mean"] = sum(table.values()) / len(table)
