@@ -350,8 +350,7 @@ def test_official_file_loads_and_matches_reference(tmp_path, variant, quirks):
     kw = SMALL[variant]
     path, P, enc, dec = _official_file(tmp_path, kw, prefix_module=quirks, with_filter=quirks)
     nets = sg.build(**kw).eval()
-    with pytest.warns(UserWarning, match="CC BY-NC") if not sg._LICENSE_NOTED else _nowarn():
-        sg.load_official_checkpoint(nets, path)
+    sg.load_official_checkpoint(nets, path)
     x, y, z, sty, masks = _inputs(kw)
     with torch.no_grad():
         m = masks if kw["w_hpf"] else None
@@ -370,12 +369,19 @@ def test_official_file_loads_and_matches_reference(tmp_path, variant, quirks):
                                                                                kw["img_size"]), rtol=1e-5, atol=1e-5)
 
 
-class _nowarn:
-    def __enter__(self):
-        return None
+def test_license_is_noted_once(tmp_path, monkeypatch):
+    import warnings
 
-    def __exit__(self, *exc):
-        return False
+    from adaconv_gen.models import stargan_v2_files
+
+    monkeypatch.setattr(stargan_v2_files, "_LICENSE_NOTED", False)
+    kw = SMALL["nohpf"]
+    path, _, _, _ = _official_file(tmp_path, kw)
+    with pytest.warns(UserWarning, match="CC BY-NC 4.0"):
+        sg.load_official_checkpoint(sg.build(**kw), path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sg.load_official_checkpoint(sg.build(**kw), path)
 
 
 @pytest.mark.parametrize("variant", ["hpf", "nohpf"])
