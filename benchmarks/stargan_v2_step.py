@@ -88,7 +88,8 @@ def main(argv=None):
     for m, (_, n) in trainers.items():
         print(f"  {m:8s} generator {n / 1e6:7.2f} M params   {med[m]:.3f} s/iter "
               f"(min {min(times[m]):.3f}, max {max(times[m]):.3f})")
-    print(f"  ratio adaconv / adain: {med['adaconv'] / med['adain']:.2f}x")
+    print(f"  ratio adaconv / adain: {med['adaconv'] / med['adain']:.2f}x (medians), "
+          f"{min(times['adaconv']) / min(times['adain']):.2f}x (minima: least disturbed by other load)")
     return med
 
 
