@@ -19,7 +19,7 @@ FID_FILE = "pt_inception-2015-12-05-6726825d.pth"
 KINDS = ("stripes", "checker", "dots", "rings", "waves", "blobs")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def fid_weights_file() -> Path:
     """A calibrated random FID Inception state dict, written once per test process."""
     d = Path(tempfile.mkdtemp(prefix="adaconv-fid-weights-"))

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import UserInputError
 from ..weights import load_state_dict, resolve
 
 __all__ = ["FIDInceptionV3", "load_fid_inception"]
@@ -236,8 +237,7 @@ def load_fid_inception(weights: str | os.PathLike | None = None, *,
 
 
 def _load_strict(model: nn.Module, state_dict: dict, path) -> None:
-    from ..errors import UserInputError
-
+    """``load_state_dict(strict=True)``; a mismatch becomes a UserInputError naming the file."""
     try:
         model.load_state_dict(state_dict, strict=True)
     except RuntimeError as e:

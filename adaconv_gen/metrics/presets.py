@@ -115,6 +115,10 @@ def _pil_float_resize(img: Image.Image, size: int) -> torch.Tensor:
     return torch.from_numpy(out)
 
 
+def _clean_fid_load(img: Image.Image) -> torch.Tensor:
+    return _pil_float_resize(img, 299)
+
+
 def _clean_fid_prepare(x: torch.Tensor) -> torch.Tensor:
     return (x.to(torch.float32) - 128.0) / 128.0
 
@@ -155,7 +159,7 @@ register_preset(Preset(
 ))
 register_preset(Preset(
     "clean-fid", "inception", "inception-fid", "fid-inception", recursive=True,
-    load=lambda img: _pil_float_resize(img, 299), prepare=_clean_fid_prepare,
+    load=_clean_fid_load, prepare=_clean_fid_prepare,
     description="clean-fid 'clean': per-channel PIL bicubic 299, (x-128)/128, FID Inception",
 ))
 register_preset(Preset(
