@@ -107,6 +107,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     a("--ds_iter", type=int, default=None, help="iterations over which lambda_ds decays to 0 (default: max_train_steps)")
     a("--ema_decay", type=float, default=0.999, help="EMA decay of G, F, E")
     a("--randcrop_prob", type=float, default=0.5, help="probability of the random-resized crop")
+    a("--skip_image_check", action="store_true",
+      help="do not decode every image at start-up (unreadable files then fail mid-run)")
     a("--mixed_precision", choices=["no", "fp16", "bf16"], default=None, help="overrides accelerate's setting")
     a("--num_workers", type=int, default=4, help="data loader workers per process")
     a("--seed", type=int, default=777, help="random seed")
@@ -175,9 +177,10 @@ def main(args) -> None:
     with acc.main_process_first():
         domains = check_domains(args.train_dir, args.val_dir)
         tf = train_transform(args.img_size, args.randcrop_prob)
-        src_ds = DomainDataset(args.train_dir, tf, domains)
-        ref_ds = ReferencePairDataset(args.train_dir, tf, domains, seed=args.seed)
-        val_ds = DomainDataset(args.val_dir, eval_transform(args.img_size), domains)
+        check = not args.skip_image_check
+        src_ds = DomainDataset(args.train_dir, tf, domains, check=check)
+        ref_ds = ReferencePairDataset.from_dataset(src_ds, seed=args.seed)
+        val_ds = DomainDataset(args.val_dir, eval_transform(args.img_size), domains, check=check)
 
     nets = sg.build(args.img_size, args.style_dim, args.latent_dim, len(domains), args.w_hpf,
                     args.max_conv_dim, args.base_dim, args.modulation, hidden_dim=args.hidden_dim,

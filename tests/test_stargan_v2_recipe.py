@@ -94,6 +94,20 @@ def test_empty_domain_is_an_error(data):
         DomainDataset(data / "train")
 
 
+def test_reference_pairs_stay_within_their_domain(data):
+    from adaconv_gen.data.domains import DomainDataset, ReferencePairDataset, train_transform
+
+    with pytest.warns(UserWarning, match="broken.png"):
+        ds = DomainDataset(data / "train", train_transform(32))
+    pairs = ReferencePairDataset.from_dataset(ds, seed=0)
+    assert pairs.paths == ds.paths and len(pairs.partners) == len(ds.paths)
+    assert all(a.parent == b.parent for a, b in zip(pairs.paths, pairs.partners))
+    assert sorted(pairs.partners) == sorted(ds.paths)  # a permutation within each domain
+    x, x2, y = pairs[0]
+    assert x.shape == x2.shape == (3, 32, 32) and y == 0
+    assert -1 <= float(x.min()) and float(x.max()) <= 1
+
+
 def test_balanced_sampling(tmp_path):
     from adaconv_gen.data.domains import balanced_sampler
 

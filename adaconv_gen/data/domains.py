@@ -147,10 +147,21 @@ class ReferencePairDataset(DomainDataset):
     def __init__(self, root: str | os.PathLike, transform: Callable | None = None,
                  domains: Sequence[str] | None = None, check: bool = True, seed: int = 0) -> None:
         super().__init__(root, transform, domains, check)
+        self._pair(seed)
+
+    def _pair(self, seed: int) -> None:
         rng = random.Random(seed)
         self.partners = []
         for files in self.per_domain:
             self.partners += rng.sample(files, len(files))
+
+    @classmethod
+    def from_dataset(cls, dataset: DomainDataset, seed: int = 0) -> ReferencePairDataset:
+        """Pairs over the (already checked) files of ``dataset``, without reading them again."""
+        new = cls.__new__(cls)
+        new.__dict__.update(dataset.__dict__)
+        new._pair(seed)
+        return new
 
     def __getitem__(self, i: int):
         return self._load(self.paths[i]), self._load(self.partners[i]), self.labels[i]
