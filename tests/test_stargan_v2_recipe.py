@@ -168,3 +168,27 @@ def test_ddp_two_processes_keep_networks_identical(tmp_path):
     assert r0["losses"] != r1["losses"]  # the ranks saw different data ...
     for n in r0["params"]:  # ... and still hold the same weights: gradients were averaged
         assert r0["params"][n] == pytest.approx(r1["params"][n], rel=1e-6, abs=1e-9), n
+
+
+def test_training_augmentation_is_the_official_one():
+    from PIL import Image
+    from torchvision.transforms import v2 as T
+
+    from adaconv_gen.data.domains import eval_transform, train_transform
+
+    tf = train_transform(48, prob=0.5)
+    kinds = [type(t) for t in tf.transforms]
+    apply = next(t for t in tf.transforms if isinstance(t, T.RandomApply))
+    crop = apply.transforms[0]
+    assert apply.p == 0.5 and isinstance(crop, T.RandomResizedCrop)
+    assert tuple(crop.scale) == (0.8, 1.0) and tuple(crop.ratio) == (0.9, 1.1)
+    resize = next(t for t in tf.transforms if isinstance(t, T.Resize))
+    assert list(resize.size) == [48, 48]
+    assert T.RandomHorizontalFlip in kinds
+    assert kinds.index(T.RandomApply) < kinds.index(T.Resize) < kinds.index(T.RandomHorizontalFlip)
+    img = Image.fromarray((torch.rand(40, 70, 3) * 255).to(torch.uint8).numpy())
+    x = tf(img)
+    assert x.shape == (3, 48, 48) and x.dtype == torch.float32 and -1 <= float(x.min()) and float(x.max()) <= 1
+    # evaluation: resize only; a white image maps to exactly 1
+    w = eval_transform(16)(Image.new("RGB", (30, 20), (255, 255, 255)))
+    assert w.shape == (3, 16, 16) and torch.equal(w, torch.ones_like(w))
