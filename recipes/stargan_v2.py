@@ -65,7 +65,7 @@ from adaconv_gen.training.stargan_v2_samples import (
 # (so that a few hundred CPU steps show something), one thread (tiny layers run fastest unthreaded).
 DEMO = dict(img_size=32, base_dim=16, max_conv_dim=64, hidden_dim=64, style_dim=16, batch_size=4,
             max_train_steps=300, checkpointing_steps=150, sample_steps=50, num_workers=0, style_channels=32,
-            cpu_threads=1, lr=3e-4, f_lr=3e-4, ema_decay=0.98, lambda_ds=1.0)
+            cpu_threads=1, lr=3e-4, f_lr=3e-4, ema_decay=0.98, lambda_ds=1.0, sample_scale=3)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -119,6 +119,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     a("--checkpoints_total_limit", type=int, default=None, help="keep at most this many checkpoints")
     a("--resume_from_checkpoint", default=None, help="a checkpoint-{step} folder or 'latest'")
     a("--sample_steps", type=int, default=5000, help="write latent and reference grids every N steps")
+    a("--sample_scale", type=int, default=1, help="enlarge the grid cells this many times (nearest)")
     a("--logging_steps", type=int, default=10, help="log scalars every N steps")
     a("--report_to", default="none", help="accelerate trackers: tensorboard, wandb, all, none")
     a("--eval_steps", type=int, default=0, help="run the official evaluation every N steps (0: never)")
@@ -251,8 +252,9 @@ def main(args) -> None:
             if acc.is_main_process:
                 ema.eval()
                 latent_grid(ema, x_val, len(domains), args.latent_dim,
-                            out / "samples" / f"{state.step:06d}_latent.png")
-                reference_grid(ema, x_val, x_val, y_val, out / "samples" / f"{state.step:06d}_reference.png")
+                            out / "samples" / f"{state.step:06d}_latent.png", scale=args.sample_scale)
+                reference_grid(ema, x_val, x_val, y_val, out / "samples" / f"{state.step:06d}_reference.png",
+                               scale=args.sample_scale)
         if state.step % args.checkpointing_steps == 0 or state.step == args.max_train_steps:
             final = save_checkpoint(acc, out, state.step, args.checkpoints_total_limit)
             if acc.is_main_process:

@@ -226,3 +226,25 @@ def test_high_pass_training_uses_fan_masks_of_sources_and_fakes():
     assert len(nets.fan.calls) == 3
     torch.testing.assert_close(nets.fan.calls[0], b["x_src"])
     assert not torch.equal(nets.fan.calls[1], b["x_src"])
+
+
+def test_sample_grids_layout(tmp_path):
+    from PIL import Image
+
+    from adaconv_gen.training.stargan_v2_samples import latent_grid, reference_grid
+
+    torch.manual_seed(0)
+    nets = sg.build(**KW).eval()
+    x = torch.rand(3, 3, 32, 32) * 2 - 1
+    p = latent_grid(nets, x, num_domains=2, latent_dim=4, path=tmp_path / "l.png", num_z=2, scale=2)
+    img = Image.open(p)
+    cell = 32 * 2 + 2  # make_grid pads 2 px
+    assert img.size == (5 * cell + 2, 3 * cell + 2)  # source + 2 domains x 2 codes; 3 rows
+    # the first cell is the (upscaled) source image
+    import numpy as np
+
+    got = torch.tensor(np.array(img.convert("RGB").crop((2, 2, 66, 66))), dtype=torch.float32)  # (64, 64, 3)
+    want = ((x[0].clamp(-1, 1) + 1) / 2 * 255).round().repeat_interleave(2, 1).repeat_interleave(2, 2)
+    assert (got.permute(2, 0, 1) - want).abs().max() <= 1
+    p = reference_grid(nets, x, x[:2], torch.tensor([0, 1]), tmp_path / "r.png")
+    assert Image.open(p).size == (3 * 34 + 2, 4 * 34 + 2)  # blank + 2 refs; header row + 3 sources

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from .samples import save_image_grid
@@ -79,10 +80,17 @@ def translate(nets, x_src: Tensor, s_trg: Tensor) -> Tensor:
     return nets.generator(x_src, s_trg, masks=masks)
 
 
+def _upscale(x: Tensor, scale: int) -> Tensor:
+    return F.interpolate(x, scale_factor=scale, mode="nearest") if scale > 1 else x
+
+
 @torch.no_grad()
 def latent_grid(nets, x_src: Tensor, num_domains: int, latent_dim: int, path: str | os.PathLike,
-                num_z: int = 2, seed: int = 0) -> Path:
-    """Rows: sources; columns: the source, then ``num_z`` latent styles for each domain."""
+                num_z: int = 2, seed: int = 0, scale: int = 1) -> Path:
+    """Rows: sources; columns: the source, then ``num_z`` latent styles for each domain.
+
+    ``scale`` enlarges each cell (nearest neighbour) so that small demo images stay visible.
+    """
     device = x_src.device
     g = torch.Generator().manual_seed(seed)
     z = torch.randn(num_z, latent_dim, generator=g).to(device)
@@ -94,11 +102,12 @@ def latent_grid(nets, x_src: Tensor, num_domains: int, latent_dim: int, path: st
             s = nets.mapping_network(z[j].expand(n, -1), y)
             cols.append(translate(nets, x_src, s))
     grid = torch.stack(cols, dim=1).flatten(0, 1)  # (n * (1 + D * num_z), 3, H, W)
-    return save_image_grid(grid, path, nrow=len(cols))
+    return save_image_grid(_upscale(grid, scale), path, nrow=len(cols))
 
 
 @torch.no_grad()
-def reference_grid(nets, x_src: Tensor, x_ref: Tensor, y_ref: Tensor, path: str | os.PathLike) -> Path:
+def reference_grid(nets, x_src: Tensor, x_ref: Tensor, y_ref: Tensor, path: str | os.PathLike,
+                   scale: int = 1) -> Path:
     """First row: a blank cell, then the references; each next row: a source and its translations."""
     s = nets.style_encoder(x_ref, y_ref)  # (R, style_dim)
     rows = [torch.cat([torch.ones_like(x_src[:1]), x_ref])]
@@ -106,4 +115,4 @@ def reference_grid(nets, x_src: Tensor, x_ref: Tensor, y_ref: Tensor, path: str 
         xi = x_src[i:i + 1].expand(x_ref.size(0), -1, -1, -1)
         rows.append(torch.cat([x_src[i:i + 1], translate(nets, xi, s)]))
     grid = torch.cat(rows)
-    return save_image_grid(grid, path, nrow=x_ref.size(0) + 1)
+    return save_image_grid(_upscale(grid, scale), path, nrow=x_ref.size(0) + 1)
