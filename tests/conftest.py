@@ -17,7 +17,10 @@ os.environ["TORCH_HOME"] = tempfile.mkdtemp(prefix="adaconv-torch-home-")
 for _k in list(os.environ):
     if _k.startswith("ADACONV_") and _k.endswith("_WEIGHTS") or _k == "ADACONV_WEIGHTS_DIR":
         del os.environ[_k]
-os.environ.setdefault("OMP_NUM_THREADS", "2")
+# The test layers are tiny: one thread each is several times faster than two threads fighting
+# over the 2 cores (and pytest-xdist runs two workers). Recipe subprocesses inherit it.
+os.environ["OMP_NUM_THREADS"] = "1"
+torch.set_num_threads(1)
 torch.backends.cudnn.allow_tf32 = False
 torch.backends.cuda.matmul.allow_tf32 = False
 

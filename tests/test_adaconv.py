@@ -6,7 +6,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from adaconv_gen import AdaConv, AdaConv2d, AdaIN, KernelPredictor, create_modulation, default_groups
+from adaconv_gen import (
+    AdaConv,
+    AdaConv2d,
+    AdaIN,
+    KernelPredictor,
+    create_modulation,
+    default_groups,
+)
 
 
 def _adain_reference(x, gamma, beta, eps=1e-5):

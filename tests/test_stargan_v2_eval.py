@@ -14,15 +14,6 @@ from adaconv_gen.data.images import list_images, load_rgb
 from adaconv_gen.data.synthetic import write_domain_dataset
 from adaconv_gen.models import stargan_v2 as sg
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """These layers are tiny: one thread is several times faster than two on a busy 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 KW = dict(img_size=32, w_hpf=0, num_domains=2, base_dim=8, max_conv_dim=16, style_dim=8, hidden_dim=16,
           latent_dim=4)
 

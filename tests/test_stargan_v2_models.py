@@ -18,15 +18,6 @@ from adaconv_gen.errors import UserInputError
 from adaconv_gen.models import stargan_v2 as sg
 from adaconv_gen.models.fan import FAN, heatmaps_to_masks, load_fan
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """These layers are tiny: one thread is several times faster than two on a busy 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 # --------------------------------------------------------------------------- plain reference
 
 

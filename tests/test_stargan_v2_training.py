@@ -22,15 +22,6 @@ from adaconv_gen.training.stargan_v2 import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """These layers are tiny: one thread is several times faster than two on a busy 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _bce1(t):  # -log sigmoid(t)
     return math.log1p(math.exp(-t))
 

@@ -32,14 +32,6 @@ TINY = dict(channels=(512, 16, 8, 4))
 TINY_ADACONV = dict(TINY, style_channels=8, style_hidden=16)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny tensors: a second thread only adds contention on the shared test machine.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 @pytest.fixture(scope="session")
 def vgg_file(tmp_path_factory):

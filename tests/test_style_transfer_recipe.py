@@ -29,13 +29,6 @@ TINY_FLAGS = ["--img_size", "32", "--resize_size", "40", "--batch-size", "2",  #
               "--checkpointing_steps", "1", "--sample_steps", "2", "--num_samples", "2", "--log_steps", "1"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):

@@ -7,7 +7,6 @@ from the descriptor average-pooled to ``(s_d, 1, 1)`` through 1x1 convolutions.
 
 from __future__ import annotations
 
-
 import torch.nn.functional as F
 from torch import Tensor, nn
 
