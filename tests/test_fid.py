@@ -259,3 +259,29 @@ def test_features_independent_of_batch_size_and_source_kind(tmp_path):
     np.testing.assert_allclose(t.features, one.features, rtol=0, atol=1e-5 * scale)
     np.testing.assert_allclose(g.features, one.features, rtol=0, atol=1e-5 * scale)
     assert (t.num_images, g.num_images) == (4, 4)
+
+
+def test_statistics_cache(tmp_path, monkeypatch):
+    import os
+
+    import adaconv_gen.metrics.fid as fid_mod
+
+    folder = tmp_path / "imgs"
+    files = write_images(folder, 2, size=32, seed=8)
+    cache = tmp_path / "cache"
+    kw = dict(weights=fid_weights_file(), progress=False, cache_dir=cache)
+    mu, sigma = compute_statistics(folder, **kw)
+    assert len(list(cache.glob("*.npz"))) == 1
+
+    def no_extraction(*a, **k):
+        raise AssertionError("extraction ran despite a cached entry")
+
+    monkeypatch.setattr(fid_mod, "extract", no_extraction)
+    mu2, sigma2 = compute_statistics(folder, **kw)  # served from the cache
+    assert np.array_equal(mu, mu2) and np.array_equal(sigma, sigma2)
+    st = files[0].stat()
+    os.utime(files[0], ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # a changed file
+    with pytest.raises(AssertionError, match="extraction ran"):
+        compute_statistics(folder, **kw)
+    with pytest.raises(AssertionError, match="extraction ran"):  # another preset
+        compute_statistics(folder, preset="clean-fid", **kw)
