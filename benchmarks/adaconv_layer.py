@@ -2,8 +2,8 @@
 
 Forward + backward at the paper's four decoder levels (B = 8, 256x256 content), interleaved,
 median of ``--repeats`` runs each; peak memory of one forward+backward per variant (CPU: peak
-RSS growth, Linux high-water mark reset through /proc/self/clear_refs; GPU: growth of
-``max_memory_allocated``). Prints ratios and the geometric
+RSS growth in a fresh process per variant, the Linux high-water mark reset through
+/proc/self/clear_refs once the inputs exist; GPU: growth of ``max_memory_allocated``). Prints ratios and the geometric
 mean. On a GPU also bf16 autocast and channels_last.
 
     python benchmarks/adaconv_layer.py                 # CPU, fp32
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import multiprocessing as mp
 import statistics
 import time
 
@@ -80,16 +81,18 @@ def _proc_kib(key):
     raise KeyError(key)
 
 
-def _cpu_peak_mb(name, t, g):
-    """Peak RSS growth of one step (Linux: reset the high-water mark through clear_refs)."""
+def _cpu_peak_child(name, c, h, g, b, channels_last, q):
+    """In a fresh process (no allocator state from other variants): peak RSS growth of one step,
+    the high-water mark reset through /proc/self/clear_refs after the inputs exist (Linux)."""
     try:
+        t = make_inputs(c, h, g, b, "cpu", channels_last=channels_last)
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
         before = _proc_kib("VmRSS")
         step(VARIANTS[name], t, g)
-        return (_proc_kib("VmHWM") - before) / 1024
+        q.put((_proc_kib("VmHWM") - before) / 1024)
     except OSError:
-        return float("nan")
+        q.put(float("nan"))
 
 
 def peak_mb(name, c, h, g, b, device, autocast_dtype=None, channels_last=False):
@@ -101,7 +104,13 @@ def peak_mb(name, c, h, g, b, device, autocast_dtype=None, channels_last=False):
         step(VARIANTS[name], t, g, autocast_dtype)
         torch.cuda.synchronize()
         return (torch.cuda.max_memory_allocated() - start) / 2**20
-    return _cpu_peak_mb(name, make_inputs(c, h, g, b, device, channels_last=channels_last), g)
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    proc = ctx.Process(target=_cpu_peak_child, args=(name, c, h, g, b, channels_last, q))
+    proc.start()
+    out = q.get()
+    proc.join()
+    return out
 
 
 def bench(device, b, scale, repeats, autocast_dtype=None, channels_last=False, memory=True):

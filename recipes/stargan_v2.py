@@ -48,6 +48,7 @@ from adaconv_gen.training import (
     resolve_resume_checkpoint,
     save_checkpoint,
 )
+from adaconv_gen.training.args import add_bookkeeping_args
 from adaconv_gen.training.stargan_v2 import (
     LossWeights,
     StarGANv2Trainer,
@@ -109,19 +110,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     a("--randcrop_prob", type=float, default=0.5, help="probability of the random-resized crop")
     a("--skip_image_check", action="store_true",
       help="do not decode every image at start-up (unreadable files then fail mid-run)")
-    a("--mixed_precision", choices=["no", "fp16", "bf16"], default=None, help="overrides accelerate's setting")
     a("--num_workers", type=int, default=4, help="data loader workers per process")
-    a("--seed", type=int, default=777, help="random seed")
     a("--cpu_threads", type=int, default=None,
       help="torch intra-op threads on CPU (the demo uses 1: its tiny layers run fastest unthreaded)")
     # bookkeeping
-    a("--checkpointing_steps", type=int, default=10_000, help="save checkpoint-{step} every N steps")
-    a("--checkpoints_total_limit", type=int, default=None, help="keep at most this many checkpoints")
-    a("--resume_from_checkpoint", default=None, help="a checkpoint-{step} folder or 'latest'")
-    a("--sample_steps", type=int, default=5000, help="write latent and reference grids every N steps")
+    add_bookkeeping_args(p, seed=777, checkpointing_steps=10_000, sample_steps=5000, report_to="none")
     a("--sample_scale", type=int, default=1, help="enlarge the grid cells this many times (nearest)")
-    a("--logging_steps", type=int, default=10, help="log scalars every N steps")
-    a("--report_to", default="none", help="accelerate trackers: tensorboard, wandb, all, none")
     a("--eval_steps", type=int, default=0, help="run the official evaluation every N steps (0: never)")
     a("--eval_mode", choices=["latent", "reference", "both"], default="both", help="evaluation mode")
     a("--eval_preset", default="pytorch-fid", help="FID preset for --eval_steps ('stargan-v2': official)")
@@ -237,10 +231,10 @@ def main(args) -> None:
         logs = trainer.step(micro, step)
         state.step = step + 1
         state.lambda_ds = lambda_ds_at(state.step, args.lambda_ds, args.ds_iter)
-        if state.step % args.logging_steps == 0 or state.step == args.max_train_steps:
+        if state.step % args.log_steps == 0 or state.step == args.max_train_steps:
             scalars = {k: acc.gather(v.detach().float().reshape(1).to(acc.device)).mean().item()
                        for k, v in logs.items()}
-            scalars["sec_per_step"] = (time.time() - t0) / args.logging_steps
+            scalars["sec_per_step"] = (time.time() - t0) / args.log_steps
             t0 = time.time()
             acc.log(scalars, step=state.step)
             if acc.is_main_process:

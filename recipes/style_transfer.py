@@ -47,6 +47,7 @@ from adaconv_gen.training import (
     save_checkpoint,
     save_image_grid,
 )
+from adaconv_gen.training.args import add_bookkeeping_args
 from adaconv_gen.training.jsonl_tracker import JsonlTracker
 from adaconv_gen.training.style_losses import StyleTransferLoss
 from adaconv_gen.training.style_transfer_eval import load_sample_images, sample_grid
@@ -114,18 +115,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     t.add_argument("--style_weight", type=float, default=10.0, help="Style loss weight.")
     t.add_argument("--gradient_accumulation_steps", type=int, default=1, help="Micro-batches per step.")
     t.add_argument("--max_grad_norm", type=float, default=0.0, help="Gradient clipping (0: off).")
-    t.add_argument("--mixed_precision", choices=("no", "fp16", "bf16"), default=None,
-                   help="Override accelerate's mixed precision.")
-    t.add_argument("--seed", type=int, default=0, help="Random seed.")
-    t.add_argument("--checkpointing_steps", type=int, default=5000, help="Save a checkpoint every N steps.")
-    t.add_argument("--checkpoints_total_limit", type=int, default=None, help="Keep at most N checkpoints.")
-    t.add_argument("--resume_from_checkpoint", type=str, default=None,
-                   help="'latest' or a checkpoint-<step> folder.")
-    t.add_argument("--sample_steps", type=int, default=1000, help="Write a sample grid every N steps.")
+    add_bookkeeping_args(t, seed=0, checkpointing_steps=5000, sample_steps=1000)
     t.add_argument("--num_samples", type=int, default=4, help="Contents and styles in the sample grid.")
-    t.add_argument("--log_steps", type=int, default=10, help="Log scalars every N steps.")
-    t.add_argument("--report_to", type=str, default="jsonl",
-                   help="'jsonl' (built in), or an accelerate tracker name ('tensorboard', 'wandb', 'all').")
     argv = normalize_flags(sys.argv[1:] if argv is None else argv, prefer="_")
     pre, _ = p.parse_known_args([a for a in argv if a not in ("-h", "--help")])
     if pre.config:  # file values become defaults; command-line flags win

@@ -49,6 +49,7 @@ from adaconv_gen.training import (
     save_image_grid,
     update_ema,
 )
+from adaconv_gen.training.args import add_bookkeeping_args
 from adaconv_gen.training.jsonl_tracker import JsonlTracker
 from adaconv_gen.training.stylegan import (
     StyleGANLossConfig,
@@ -100,18 +101,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     t.add_argument("--pl_interval", type=int, default=4, help="Path-length regularisation every N steps.")
     t.add_argument("--mixing_prob", type=float, default=0.9, help="Style-mixing probability.")
     t.add_argument("--ema_decay", type=float, default=0.999, help="EMA decay of the sampled generator.")
-    t.add_argument("--mixed_precision", choices=("no", "fp16", "bf16"), default=None,
-                   help="Override accelerate's mixed precision.")
-    t.add_argument("--seed", type=int, default=0, help="Random seed.")
-    t.add_argument("--checkpointing_steps", type=int, default=5000, help="Save a checkpoint every N steps.")
-    t.add_argument("--checkpoints_total_limit", type=int, default=None, help="Keep at most N checkpoints.")
-    t.add_argument("--resume_from_checkpoint", type=str, default=None,
-                   help="'latest' or a checkpoint-<step> folder.")
-    t.add_argument("--sample_steps", type=int, default=1000, help="Write a sample grid every N steps.")
+    add_bookkeeping_args(t, seed=0, checkpointing_steps=5000, sample_steps=1000)
     t.add_argument("--num_samples", type=int, default=64, help="Images in the sample grid (fixed latents).")
-    t.add_argument("--log_steps", type=int, default=10, help="Log scalars every N steps.")
-    t.add_argument("--report_to", type=str, default="jsonl",
-                   help="'jsonl' (built in), or an accelerate tracker name ('tensorboard', 'wandb', 'all').")
     f = p.add_argument_group("FID (on when --fid_weights is given)")
     f.add_argument("--fid_weights", type=str, default=None,
                    help="pt_inception-2015-12-05-6726825d.pth (pytorch-fid Inception).")

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import torch
 
+from ..training.samples import save_image
 from . import normalize_flags, run_cli
 
 __all__ = ["main", "parse_args"]
@@ -47,20 +46,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _save_png(img: torch.Tensor, path: Path) -> None:
-    from PIL import Image
-
-    arr = ((img.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem + ".", suffix=".png")
-    os.close(fd)
-    try:
-        Image.fromarray(arr).save(tmp, format="PNG")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def _main(argv: list[str] | None = None) -> int:
     from ..models.stylegan import Generator
     from ..training import save_image_grid
@@ -78,7 +63,7 @@ def _main(argv: list[str] | None = None) -> int:
         outdir = Path(args.outdir)
         outdir.mkdir(parents=True, exist_ok=True)
         for i, img in enumerate(images):
-            _save_png(img, outdir / f"seed{args.seed}-{i:06d}.png")
+            save_image(img, outdir / f"seed{args.seed}-{i:06d}.png")
         print(f"wrote {args.num} images to {outdir}")
     return 0
 

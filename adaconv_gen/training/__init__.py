@@ -1,5 +1,6 @@
 """Training helpers shared by the recipes: checkpoints, EMA, step state, sample grids."""
 
+from .args import add_bookkeeping_args
 from .checkpoint import (
     TrainState,
     atomic_save_json,
@@ -8,9 +9,10 @@ from .checkpoint import (
     save_checkpoint,
 )
 from .ema import update_ema
-from .samples import save_image_grid
+from .samples import save_image, save_image_grid
 
 __all__ = [
+    "add_bookkeeping_args",
     "TrainState",
     "atomic_save_json",
     "find_latest_checkpoint",
@@ -18,4 +20,5 @@ __all__ = [
     "save_checkpoint",
     "update_ema",
     "save_image_grid",
+    "save_image",
 ]
