@@ -12,7 +12,6 @@ Import these from :mod:`adaconv_gen.models.stargan_v2`, which re-exports them.
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from collections.abc import Mapping
@@ -23,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import UserInputError
+from .pretrained_files import WEIGHTS_NAME, read_pretrained, write_pretrained
 from .stargan_v2 import NETWORK_NAMES, StarGANv2, _build_adain_generator, _num_levels, build
 
 __all__ = [
@@ -147,24 +147,13 @@ def load_official_checkpoint(nets: StarGANv2, path: str | os.PathLike, *,
 def save_pretrained(nets: StarGANv2, directory: str | os.PathLike,
                     names: tuple[str, ...] = ("generator", "mapping_network", "style_encoder")) -> Path:
     """Write ``config.json`` and ``model.safetensors`` (the named networks) into ``directory``."""
-    from safetensors.torch import save_file
-
-    from ..training.checkpoint import atomic_save_json
-
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     tensors = {}
     for name in names:
         module = getattr(nets, name)
         if module is None:
             continue
-        for k, v in module.state_dict().items():
-            tensors[f"{name}.{k}"] = v.detach().to("cpu").contiguous().clone()
-    tmp = directory / "model.safetensors.tmp"
-    save_file(tensors, str(tmp), metadata={"format": "pt"})
-    os.replace(tmp, directory / "model.safetensors")
-    atomic_save_json({**nets.config, "networks": list(names)}, directory / "config.json")
-    return directory
+        tensors.update({f"{name}.{k}": v for k, v in module.state_dict().items()})
+    return write_pretrained(directory, {**nets.config, "networks": list(names)}, tensors)
 
 
 def from_pretrained(directory: str | os.PathLike, *, device: torch.device | str | None = None) -> StarGANv2:
@@ -173,21 +162,14 @@ def from_pretrained(directory: str | os.PathLike, *, device: torch.device | str 
     Raises:
         UserInputError: missing or unreadable files, or weights that do not fit the config.
     """
-    from safetensors.torch import load_file
-
-    directory = Path(directory)
-    cfg_path, w_path = directory / "config.json", directory / "model.safetensors"
-    for p in (cfg_path, w_path):
-        if not p.is_file():
-            raise UserInputError(f"{str(directory)!r} is not a saved StarGAN v2 model: {p.name} missing")
-    cfg = json.loads(cfg_path.read_text())
+    cfg, tensors = read_pretrained(directory, "StarGAN v2 model")
+    w_path = Path(directory) / WEIGHTS_NAME
     names = tuple(cfg.pop("networks", ("generator", "mapping_network", "style_encoder")))
     kw = cfg.pop("adaconv_kwargs", {}) or {}
     nets = build(**{k: cfg[k] for k in ("img_size", "style_dim", "latent_dim", "num_domains", "w_hpf",
                                          "max_conv_dim", "base_dim", "modulation", "hidden_dim")},
                  discriminator="discriminator" in names, init=False, **kw)
     nets.config.update({k: v for k, v in cfg.items() if k not in nets.config})  # e.g. domain names
-    tensors = load_file(str(w_path))
     for name in names:
         sd = {k[len(name) + 1:]: v for k, v in tensors.items() if k.startswith(name + ".")}
         _load_into(name, getattr(nets, name), sd, w_path)

@@ -27,7 +27,6 @@ FC layer; "paper": the style is resized to 256x256 as published].
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from collections.abc import Sequence
@@ -40,6 +39,13 @@ from torch import nn
 from ..errors import UserInputError
 from ..nn.adaconv2d import AdaConv2d
 from ..nn.kernel_predictor import KernelPredictor
+from .pretrained_files import (
+    CONFIG_NAME,
+    WEIGHTS_NAME,
+    read_pretrained_config,
+    read_pretrained_weights,
+    write_pretrained,
+)
 from .vgg import VGGEncoder
 
 __all__ = [
@@ -55,8 +61,6 @@ PAPER_STYLE_SIZE = 256
 STYLE_SIZE_MODES = ("any", "paper")
 OUTPUT_ACTIVATIONS = ("none", "tanh")
 UPSAMPLE_MODES = ("nearest", "bilinear")
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
 
 
 def _interp(x: torch.Tensor, size) -> torch.Tensor:
@@ -296,20 +300,9 @@ class StyleTransferModel(nn.Module):
 
     def save_pretrained(self, directory: str | os.PathLike) -> Path:
         """Write ``config.json`` and ``model.safetensors`` (encoder included) atomically."""
-        from safetensors.torch import save_file
-
-        from ..training.checkpoint import atomic_save_json
-
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        sd = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        tmp = directory / (WEIGHTS_NAME + ".tmp")
-        save_file(sd, str(tmp), metadata={"format": "pt", "model_type": self.model_type})
-        os.replace(tmp, directory / WEIGHTS_NAME)
         cfg = self.get_config()
         cfg["encoder_weights"] = self.encoder.weights_source and Path(self.encoder.weights_source).name
-        atomic_save_json(cfg, directory / CONFIG_NAME)
-        return directory
+        return write_pretrained(directory, cfg, self.state_dict(), {"model_type": self.model_type})
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike, map_location: str | torch.device = "cpu") -> StyleTransferModel:
@@ -468,23 +461,14 @@ def load_style_transfer_model(directory: str | os.PathLike,
     """
     directory = Path(directory)
     cfg_path, w_path = directory / CONFIG_NAME, directory / WEIGHTS_NAME
-    for p in (cfg_path, w_path):
-        if not p.is_file():
-            raise UserInputError(f"not a saved style-transfer model: {str(p)!r} is missing "
-                                 "(expected a folder written by save_pretrained / the recipe's export)")
+    cfg = read_pretrained_config(directory, "style-transfer model")
     try:
-        cfg = json.loads(cfg_path.read_text())
         kind = cfg.pop("model_type")
         encoder_weights = cfg.pop("encoder_weights", None)
         model = create_style_transfer_model(kind, vgg_weights="none", **cfg)
     except (ValueError, KeyError, TypeError) as e:
         raise UserInputError(f"cannot build a model from {str(cfg_path)!r}: {e}") from None
-    try:
-        from safetensors.torch import load_file
-
-        sd = load_file(str(w_path), device=str(map_location))
-    except Exception as e:
-        raise UserInputError(f"cannot read weights {str(w_path)!r}: {e}") from None
+    sd = read_pretrained_weights(directory, map_location)
     missing, unexpected = model.load_state_dict(sd, strict=False)
     if missing or unexpected:
         raise UserInputError(f"{str(w_path)!r} does not match {cfg_path.name}: missing {missing[:5]}, "

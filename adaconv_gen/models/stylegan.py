@@ -19,10 +19,8 @@ door; :meth:`Generator.save_pretrained` / :meth:`Generator.from_pretrained` writ
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +30,13 @@ from torch import Tensor, nn
 
 from ..errors import UserInputError
 from ..nn.equalized import EqualLinear
+from .pretrained_files import CONFIG_NAME, WEIGHTS_NAME, read_pretrained, write_pretrained
 from .stylegan_discriminator import Discriminator, channel_widths
 from .stylegan_layers import MODULATIONS, StyledConv, ToRGB
 
 __all__ = ["PixelNorm", "MappingNetwork", "SynthesisNetwork", "Generator", "Discriminator", "build",
            "channel_widths", "MODULATIONS"]
 
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
 
 
 class PixelNorm(nn.Module):
@@ -196,24 +193,8 @@ class Generator(nn.Module):
 
     def save_pretrained(self, path: str | os.PathLike) -> Path:
         """Write ``path/config.json`` and ``path/model.safetensors`` (each atomically)."""
-        from safetensors.torch import save_file
-
-        from ..training import atomic_save_json
-
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        fd, tmp = tempfile.mkstemp(dir=path, prefix=WEIGHTS_NAME + ".", suffix=".tmp")
-        os.close(fd)
-        try:
-            save_file(state, tmp, metadata={"format": "pt", "library": "adaconv-gen"})
-            os.replace(tmp, path / WEIGHTS_NAME)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        atomic_save_json({"architecture": "adaconv_gen.models.stylegan.Generator", **self.config},
-                         path / CONFIG_NAME)
-        return path
+        return write_pretrained(path, {"architecture": "adaconv_gen.models.stylegan.Generator", **self.config},
+                                self.state_dict())
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Generator:
@@ -222,21 +203,13 @@ class Generator(nn.Module):
         Raises:
             UserInputError: the folder or one of its two files is missing or does not match.
         """
-        from safetensors.torch import load_file
-
-        path = Path(path)
-        cfg_p, w_p = path / CONFIG_NAME, path / WEIGHTS_NAME
-        for p in (cfg_p, w_p):
-            if not p.is_file():
-                raise UserInputError(f"{p} not found: expected a folder written by "
-                                     "Generator.save_pretrained (config.json + model.safetensors)")
-        cfg = json.loads(cfg_p.read_text())
+        cfg, state = read_pretrained(path, "StyleGAN generator", map_location)
         cfg.pop("architecture", None)
         model = cls(**cfg)
         try:
-            model.load_state_dict(load_file(str(w_p), device=str(map_location)))
+            model.load_state_dict(state)
         except RuntimeError as e:
-            raise UserInputError(f"{w_p} does not match {cfg_p}: {e}") from None
+            raise UserInputError(f"{Path(path) / WEIGHTS_NAME} does not match {CONFIG_NAME}: {e}") from None
         return model.eval()
 
 
