@@ -45,8 +45,9 @@ from adaconv_gen.models import stargan_v2 as sg
 from adaconv_gen.training import (
     TrainState,
     atomic_save_json,
-    resolve_resume_checkpoint,
+    resume_from_checkpoint,
     save_checkpoint,
+    tracker_config,
 )
 from adaconv_gen.training.args import add_bookkeeping_args
 from adaconv_gen.training.stargan_v2 import (
@@ -204,10 +205,7 @@ def main(args) -> None:
     weights = LossWeights(args.lambda_reg, args.lambda_sty, args.lambda_ds, args.lambda_cyc, args.ds_iter)
     trainer = StarGANv2Trainer(live, ema, opts, weights, acc, args.ema_decay)
 
-    resume = resolve_resume_checkpoint(out, args.resume_from_checkpoint)
-    if resume is not None:
-        acc.print(f"resuming from {resume}")
-        acc.load_state(str(resume))
+    if resume_from_checkpoint(acc, out, args.resume_from_checkpoint) is not None:
         set_seed(args.seed + state.step)  # fresh randomness after a resume, still reproducible
     # each process draws its own class-balanced batches; the seeds depend on the rank and on the
     # step a run starts from, so a resumed run does not replay the batches of the first steps
@@ -216,8 +214,7 @@ def main(args) -> None:
     ref_loader = domain_loader(ref_ds, args.batch_size, num_workers=args.num_workers, seed=rank_seed + 1)
     batches = TrainBatches(src_loader, ref_loader, args.latent_dim, acc.device,
                            torch.Generator().manual_seed(rank_seed + 2))
-    acc.init_trackers("stargan_v2", config={k: v for k, v in vars(args).items()
-                                            if isinstance(v, (int, float, str, bool))})
+    acc.init_trackers("stargan_v2", config=tracker_config(args))
 
     x_val, y_val = pick_per_domain(val_ds, max(1, 6 // len(domains)))
     x_val, y_val = x_val.to(acc.device), y_val.to(acc.device)

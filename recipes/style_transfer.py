@@ -43,9 +43,10 @@ from adaconv_gen.models.style_transfer import create_style_transfer_model
 from adaconv_gen.training import (
     TrainState,
     atomic_save_json,
-    resolve_resume_checkpoint,
+    resume_from_checkpoint,
     save_checkpoint,
     save_image_grid,
+    tracker_config,
 )
 from adaconv_gen.training.args import add_bookkeeping_args
 from adaconv_gen.training.jsonl_tracker import JsonlTracker
@@ -223,12 +224,8 @@ def main(args: argparse.Namespace) -> None:
     # processes (the inverse decay is defined per iteration); it is checkpointed all the same.
     accelerator.register_for_checkpointing(state, scheduler)
 
-    resume = resolve_resume_checkpoint(out, args.resume_from_checkpoint)
-    if resume is not None:
-        accelerator.print(f"resuming from {resume}")
-        accelerator.load_state(str(resume))
-    accelerator.init_trackers("style_transfer", config={k: (v if isinstance(v, (int, float, str, bool)) else str(v))
-                                                        for k, v in vars(args).items()})
+    resume_from_checkpoint(accelerator, out, args.resume_from_checkpoint)
+    accelerator.init_trackers("style_transfer", config=tracker_config(args))
 
     content_iter, style_iter = cycle(content_loader), cycle(style_loader)
     bar = tqdm(total=args.max_train_steps, initial=state.step, disable=not accelerator.is_local_main_process,

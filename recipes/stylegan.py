@@ -44,9 +44,10 @@ from adaconv_gen.models.stylegan import MODULATIONS, Discriminator, build
 from adaconv_gen.training import (
     TrainState,
     atomic_save_json,
-    resolve_resume_checkpoint,
+    resume_from_checkpoint,
     save_checkpoint,
     save_image_grid,
+    tracker_config,
     update_ema,
 )
 from adaconv_gen.training.args import add_bookkeeping_args
@@ -169,12 +170,8 @@ def main(args: argparse.Namespace) -> None:
     G, D, opt_G, opt_D, loader = accelerator.prepare(G, D, opt_G, opt_D, loader)
     state = TrainState(step=0, pl_mean=0.0)
     accelerator.register_for_checkpointing(G_ema, state)
-    resume = resolve_resume_checkpoint(out, args.resume_from_checkpoint)
-    if resume is not None:
-        accelerator.print(f"resuming from {resume}")
-        accelerator.load_state(str(resume))
-    accelerator.init_trackers("stylegan", config={k: (v if isinstance(v, (int, float, str, bool)) else str(v))
-                                                  for k, v in vars(args).items()})
+    resume_from_checkpoint(accelerator, out, args.resume_from_checkpoint)
+    accelerator.init_trackers("stylegan", config=tracker_config(args))
     phases = StyleGANPhases(accelerator, G, D, opt_G, opt_D, loss_cfg, state)
 
     fid_real = None

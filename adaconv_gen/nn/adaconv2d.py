@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .functional import PADDING_MODES, adaptive_conv2d
+from .functional import PADDING_MODES, adaptive_conv2d, check_layer_args
 
 __all__ = ["AdaConv2d"]
 
@@ -33,11 +33,7 @@ class AdaConv2d(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, groups: int = 1,
                  padding_mode: str = "reflect", eps: float = 1e-5, normalize: bool = True) -> None:
         super().__init__()
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(f"groups={groups} must divide in_channels={in_channels} and "
-                             f"out_channels={out_channels}")
-        if kernel_size % 2 == 0 or kernel_size < 1:
-            raise ValueError(f"kernel_size must be odd and positive, got {kernel_size}")
+        check_layer_args(in_channels, out_channels, kernel_size, groups)
         if padding_mode not in PADDING_MODES:
             raise ValueError(f"padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
         self.in_channels = in_channels

@@ -33,12 +33,22 @@ __all__ = [
     "adaptive_conv2d_reference",
     "compose_kernels",
     "check_kernels",
+    "check_layer_args",
 ]
 
 PADDING_MODES = ("reflect", "zeros", "replicate", "circular")
 IMPLEMENTATIONS = ("auto", "folded", "per_sample")
 # On CPU, samples with at least this many input values (C_in*H*W) take the per-sample path.
 _PER_SAMPLE_MIN_NUMEL = 1 << 16
+
+
+def check_layer_args(in_channels: int, out_channels: int, kernel_size: int, groups: int) -> None:
+    """Raise ``ValueError`` for layer arguments no kernel could fit (used by the constructors)."""
+    if groups < 1 or in_channels % groups or out_channels % groups:
+        raise ValueError(f"groups={groups} must divide in_channels={in_channels} and "
+                         f"out_channels={out_channels}")
+    if kernel_size % 2 == 0 or kernel_size < 1:
+        raise ValueError(f"kernel_size must be odd and positive, got {kernel_size}")
 
 
 def check_kernels(x: Tensor, spatial: Tensor, pointwise: Tensor | None, bias: Tensor | None,

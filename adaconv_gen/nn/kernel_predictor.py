@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .functional import check_layer_args
+
 __all__ = ["KernelPredictor"]
 
 
@@ -33,11 +35,7 @@ class KernelPredictor(nn.Module):
                  kernel_size: int = 3, groups: int = 1, style_size: int = 3,
                  device=None, dtype=None) -> None:
         super().__init__()
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(f"groups={groups} must divide in_channels={in_channels} and "
-                             f"out_channels={out_channels}")
-        if kernel_size % 2 == 0 or kernel_size < 1:
-            raise ValueError(f"kernel_size must be odd and positive, got {kernel_size}")
+        check_layer_args(in_channels, out_channels, kernel_size, groups)
         fk = {"device": device, "dtype": dtype}
         self.style_channels = style_channels
         self.in_channels = in_channels

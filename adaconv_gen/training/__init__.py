@@ -1,11 +1,12 @@
 """Training helpers shared by the recipes: checkpoints, EMA, step state, sample grids."""
 
-from .args import add_bookkeeping_args
+from .args import add_bookkeeping_args, tracker_config
 from .checkpoint import (
     TrainState,
     atomic_save_json,
     find_latest_checkpoint,
     resolve_resume_checkpoint,
+    resume_from_checkpoint,
     save_checkpoint,
 )
 from .ema import update_ema
@@ -17,6 +18,8 @@ __all__ = [
     "atomic_save_json",
     "find_latest_checkpoint",
     "resolve_resume_checkpoint",
+    "resume_from_checkpoint",
+    "tracker_config",
     "save_checkpoint",
     "update_ema",
     "save_image_grid",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["add_bookkeeping_args"]
+__all__ = ["add_bookkeeping_args", "tracker_config"]
 
 
 def add_bookkeeping_args(p: argparse.ArgumentParser | argparse._ArgumentGroup, *, seed: int = 0,
@@ -32,3 +32,8 @@ def add_bookkeeping_args(p: argparse.ArgumentParser | argparse._ArgumentGroup, *
                    help="Log scalars every N steps.")
     p.add_argument("--report_to", type=str, default=report_to,
                    help="'jsonl' (built in), 'none', or an accelerate tracker name ('tensorboard', 'wandb', 'all').")
+
+
+def tracker_config(args: argparse.Namespace) -> dict:
+    """The flags as a flat dict trackers accept (non-scalar values as strings)."""
+    return {k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in vars(args).items()}

@@ -23,6 +23,7 @@ __all__ = [
     "save_checkpoint",
     "find_latest_checkpoint",
     "resolve_resume_checkpoint",
+    "resume_from_checkpoint",
     "checkpoint_step",
 ]
 
@@ -146,3 +147,13 @@ def resolve_resume_checkpoint(output_dir: str | os.PathLike, resume: str | None)
             "(use 'latest' or a checkpoint-<step> folder written by this recipe)"
         )
     return p
+
+
+def resume_from_checkpoint(accelerator, output_dir: str | os.PathLike, resume: str | None) -> Path | None:
+    """Resolve ``--resume_from_checkpoint`` and ``accelerator.load_state`` it; returns the folder
+    (None: a fresh start). Everything registered for checkpointing, step included, is restored."""
+    folder = resolve_resume_checkpoint(output_dir, resume)
+    if folder is not None:
+        accelerator.print(f"resuming from {folder}")
+        accelerator.load_state(str(folder))
+    return folder
