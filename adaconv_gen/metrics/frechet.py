@@ -42,7 +42,7 @@ def _as_stats(mu, sigma, which: str) -> tuple[np.ndarray, np.ndarray]:
         )
     if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
         raise UserInputError(f"statistics {which} contain NaN or infinite values")
-    return mu, 0.5 * (sigma + sigma.T)
+    return mu, sigma  # symmetric up to round-off; LAPACK reads one triangle
 
 
 def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
@@ -87,8 +87,8 @@ def _low_rank_factor_product(sigma1: np.ndarray, sigma2: np.ndarray) -> np.ndarr
 
 
 def _sum_sqrt_eigvals(m: np.ndarray) -> float:
-    m = 0.5 * (m + m.T)  # (d, d), symmetric PSD up to round-off
-    eig = linalg.eigh(m, eigvals_only=True, driver="evd", check_finite=False)
+    # (d, d), symmetric PSD up to round-off: eigh reads its lower triangle; m is a temporary
+    eig = linalg.eigh(m, eigvals_only=True, driver="evd", check_finite=False, overwrite_a=True)
     return float(np.sqrt(np.clip(eig, 0.0, None)).sum())
 
 
