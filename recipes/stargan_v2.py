@@ -44,12 +44,12 @@ from adaconv_gen.errors import UserInputError
 from adaconv_gen.models import stargan_v2 as sg
 from adaconv_gen.training import (
     TrainState,
+    add_bookkeeping_args,
     atomic_save_json,
     resume_from_checkpoint,
     save_checkpoint,
     tracker_config,
 )
-from adaconv_gen.training.args import add_bookkeeping_args
 from adaconv_gen.training.stargan_v2 import (
     LossWeights,
     StarGANv2Trainer,

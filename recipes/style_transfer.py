@@ -42,13 +42,13 @@ from adaconv_gen.errors import UserInputError, WeightsNotFoundError
 from adaconv_gen.models.style_transfer import create_style_transfer_model
 from adaconv_gen.training import (
     TrainState,
+    add_bookkeeping_args,
     atomic_save_json,
     resume_from_checkpoint,
     save_checkpoint,
     save_image_grid,
     tracker_config,
 )
-from adaconv_gen.training.args import add_bookkeeping_args
 from adaconv_gen.training.jsonl_tracker import JsonlTracker
 from adaconv_gen.training.style_losses import StyleTransferLoss
 from adaconv_gen.training.style_transfer_eval import load_sample_images, sample_grid

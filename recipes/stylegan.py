@@ -43,6 +43,7 @@ from adaconv_gen.errors import UserInputError
 from adaconv_gen.models.stylegan import MODULATIONS, Discriminator, build
 from adaconv_gen.training import (
     TrainState,
+    add_bookkeeping_args,
     atomic_save_json,
     resume_from_checkpoint,
     save_checkpoint,
@@ -50,7 +51,6 @@ from adaconv_gen.training import (
     tracker_config,
     update_ema,
 )
-from adaconv_gen.training.args import add_bookkeeping_args
 from adaconv_gen.training.jsonl_tracker import JsonlTracker
 from adaconv_gen.training.stylegan import (
     StyleGANLossConfig,

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from ..errors import UserInputError
-from ..training.checkpoint import atomic_save_json
+from ..files import atomic_save_json
 
 __all__ = ["CONFIG_NAME", "WEIGHTS_NAME", "write_pretrained", "read_pretrained", "read_pretrained_config",
            "read_pretrained_weights"]

@@ -7,15 +7,14 @@ folders ourselves, and let ``latest`` see only complete folders.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from ..errors import UserInputError
+from ..files import atomic_save_json
 
 __all__ = [
     "TrainState",
@@ -54,21 +53,6 @@ class TrainState:
 
     def __repr__(self) -> str:
         return f"TrainState({self._values})"
-
-
-def atomic_save_json(obj: Any, path: str | os.PathLike) -> None:
-    """Write JSON through a temp file in the same folder and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2, sort_keys=True, default=str)
-            f.write("\n")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def checkpoint_step(path: str | os.PathLike) -> int:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from accelerate.tracking import GeneralTracker
 
+from ..files import atomic_save_json
+
 __all__ = ["JsonlTracker"]
 
 
@@ -44,8 +46,7 @@ class JsonlTracker(GeneralTracker):
 
     def store_init_configuration(self, values: dict) -> None:
         """Write the run's hyperparameters to ``config.json`` beside the metrics."""
-        self.dir.mkdir(parents=True, exist_ok=True)
-        (self.dir / "config.json").write_text(json.dumps(values, indent=2, sort_keys=True, default=str) + "\n")
+        atomic_save_json(values, self.dir / "config.json")
 
     def log(self, values: dict, step: int | None = None, **kwargs) -> None:
         """Append one line (only scalars are kept)."""
