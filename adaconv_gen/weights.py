@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from pathlib import Path
 import torch
 
 from .errors import UserInputError, WeightsNotFoundError
+from .files import atomic_path
 
 __all__ = [
     "WeightsFile",
@@ -178,16 +178,11 @@ def _download(entry: WeightsFile) -> Path:
     dst_dir = _hub_checkpoints()
     dst_dir.mkdir(parents=True, exist_ok=True)
     dst = dst_dir / entry.filename
-    fd, tmp = tempfile.mkstemp(dir=dst_dir, prefix=entry.filename + ".", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f, urllib.request.urlopen(entry.url, timeout=30) as r:
+    with atomic_path(dst, suffix=".part") as tmp:
+        with open(tmp, "wb") as f, urllib.request.urlopen(entry.url, timeout=30) as r:
             shutil.copyfileobj(r, f)
         if entry.sha256 and not sha256sum(tmp).startswith(entry.sha256):
             raise ValueError(f"checksum mismatch for {entry.url}")
-        os.replace(tmp, dst)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return dst
 
 

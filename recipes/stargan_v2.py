@@ -41,11 +41,11 @@ from adaconv_gen.data.domains import (
     train_transform,
 )
 from adaconv_gen.errors import UserInputError
+from adaconv_gen.files import atomic_save_json
 from adaconv_gen.models import stargan_v2 as sg
 from adaconv_gen.training import (
     TrainState,
     add_bookkeeping_args,
-    atomic_save_json,
     resume_from_checkpoint,
     save_checkpoint,
     tracker_config,
@@ -185,7 +185,7 @@ def main(args) -> None:
     if args.init_from_official:
         sg.load_official_checkpoint(nets, args.init_from_official)
     if args.w_hpf > 0 and nets.fan is None:
-        from adaconv_gen.models.fan import load_fan
+        from adaconv_gen.models.stargan_v2.fan import load_fan
 
         nets.fan = load_fan(args.wing_weights)
     if nets.fan is not None:
@@ -252,7 +252,7 @@ def main(args) -> None:
                 sg.save_pretrained(ema, final / "ema")
         if args.eval_steps and (state.step % args.eval_steps == 0 or state.step == args.max_train_steps):
             if acc.is_main_process:
-                from adaconv_gen.training.stargan_v2_eval import evaluate
+                from adaconv_gen.evaluation.stargan_v2 import evaluate
 
                 res = evaluate(ema, args.train_dir, args.val_dir, mode=args.eval_mode, preset=args.eval_preset,
                                fid_weights=args.fid_weights, lpips_weights=args.lpips_weights,

@@ -37,21 +37,21 @@ from accelerate.utils import ProjectConfiguration, set_seed
 from tqdm.auto import tqdm
 
 from adaconv_gen.cli import normalize_flags, run_cli
+from adaconv_gen.data.images import save_image_grid
 from adaconv_gen.data.style_pairs import build_demo_style_data, cycle, style_pair_loaders
 from adaconv_gen.errors import UserInputError, WeightsNotFoundError
+from adaconv_gen.evaluation.style_transfer import load_sample_images, sample_grid
+from adaconv_gen.files import atomic_save_json
 from adaconv_gen.models.style_transfer import create_style_transfer_model
 from adaconv_gen.training import (
     TrainState,
     add_bookkeeping_args,
-    atomic_save_json,
     resume_from_checkpoint,
     save_checkpoint,
-    save_image_grid,
     tracker_config,
 )
 from adaconv_gen.training.jsonl_tracker import JsonlTracker
 from adaconv_gen.training.style_losses import StyleTransferLoss
-from adaconv_gen.training.style_transfer_eval import load_sample_images, sample_grid
 from adaconv_gen.weights import resolve
 
 # Values --demo uses for every flag left at its default.

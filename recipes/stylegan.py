@@ -38,16 +38,16 @@ from tqdm.auto import tqdm
 
 from adaconv_gen.cli import normalize_flags, run_cli
 from adaconv_gen.data import ImageFolderDataset, default_transform
+from adaconv_gen.data.images import save_image_grid
 from adaconv_gen.data.synthetic import write_pattern_folder
 from adaconv_gen.errors import UserInputError
-from adaconv_gen.models.stylegan import MODULATIONS, Discriminator, build
+from adaconv_gen.files import atomic_save_json
+from adaconv_gen.models.stylegan import STYLEGAN_MODULATIONS, Discriminator, build
 from adaconv_gen.training import (
     TrainState,
     add_bookkeeping_args,
-    atomic_save_json,
     resume_from_checkpoint,
     save_checkpoint,
-    save_image_grid,
     tracker_config,
     update_ema,
 )
@@ -79,7 +79,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     d.add_argument("--no_flip", action="store_true", help="Disable random horizontal flips.")
     d.add_argument("--dataloader_num_workers", type=int, default=2, help="DataLoader workers.")
     m = p.add_argument_group("model")
-    m.add_argument("--modulation", choices=MODULATIONS, default="adaconv",
+    m.add_argument("--modulation", choices=STYLEGAN_MODULATIONS, default="adaconv",
                    help="adaconv (the paper), modconv (StyleGAN2), adain (StyleGAN v1).")
     m.add_argument("--channels", type=int, default=512, help="Base width (halved per resolution above 32 px).")
     m.add_argument("--style_dim", type=int, default=512, help="Size of z and w.")

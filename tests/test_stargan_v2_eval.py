@@ -80,7 +80,7 @@ def test_protocol_through_the_cli(setup):
 
 
 def test_lpips_only(setup):
-    from adaconv_gen.training.stargan_v2_eval import evaluate
+    from adaconv_gen.evaluation.stargan_v2 import evaluate
 
     tmp, data, nets = setup
     res = evaluate(nets, data / "train", data / "val", mode="latent", num_outs=3, device="cpu", fid=False,

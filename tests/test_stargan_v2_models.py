@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from adaconv_gen.errors import UserInputError
 from adaconv_gen.models import stargan_v2 as sg
-from adaconv_gen.models.fan import FAN, heatmaps_to_masks, load_fan
+from adaconv_gen.models.stargan_v2.fan import FAN, heatmaps_to_masks, load_fan
 
 # --------------------------------------------------------------------------- plain reference
 
@@ -363,7 +363,7 @@ def test_official_file_loads_and_matches_reference(tmp_path, variant, quirks):
 def test_license_is_noted_once(tmp_path, monkeypatch):
     import warnings
 
-    from adaconv_gen.models import stargan_v2_files
+    from adaconv_gen.models.stargan_v2 import files as stargan_v2_files
 
     monkeypatch.setattr(stargan_v2_files, "_LICENSE_NOTED", False)
     kw = SMALL["nohpf"]

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from adaconv_gen.models import stargan_v2 as sg
+from adaconv_gen.training.gan_losses import r1_penalty
 from adaconv_gen.training.stargan_v2 import (
     LossWeights,
     StarGANv2Trainer,
@@ -18,7 +19,6 @@ from adaconv_gen.training.stargan_v2 import (
     g_loss,
     lambda_ds_at,
     make_optimizers,
-    r1_penalty,
 )
 
 
@@ -42,7 +42,7 @@ def test_r1_hand_checked():
     x = torch.tensor([[1.0, -2.0], [3.0, 0.5]]).requires_grad_(True)
     out = (x ** 2).sum(1)  # d out_b / d x_b = 2 x_b
     expected = 0.5 * ((4 * (1 + 4)) + (4 * (9 + 0.25))) / 2
-    val = r1_penalty(out, x)
+    val = 0.5 * r1_penalty(out, x)
     assert val.item() == pytest.approx(expected, rel=1e-6)
     val.backward()  # differentiable (create_graph): d/dx of 0.5*mean sum 4x^2 = 2x
     torch.testing.assert_close(x.grad, 2 * x.detach())

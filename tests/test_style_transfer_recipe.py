@@ -15,12 +15,13 @@ from PIL import Image
 import adaconv_gen.metrics as metrics
 from adaconv_gen.cli import eval_style, run_cli, stylize
 from adaconv_gen.data import ImageFolderDataset, default_transform
+from adaconv_gen.data.images import load_image_tensor
 from adaconv_gen.data.style_pairs import DEMO_STYLE_KINDS, RobustDataset, build_demo_style_data
 from adaconv_gen.data.synthetic import write_pattern_folder
+from adaconv_gen.evaluation.style_transfer import evaluate_style_transfer
 from adaconv_gen.models.style_transfer import AdaConvStyleTransfer, load_style_transfer_model
 from adaconv_gen.models.vgg import write_random_vgg19_weights
 from adaconv_gen.training.style_losses import channel_mean_std
-from adaconv_gen.training.style_transfer_eval import evaluate_style_transfer, load_image_tensor
 
 REPO = Path(__file__).resolve().parents[1]
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}  # tiny tensors; accelerate launch takes its thread count from here

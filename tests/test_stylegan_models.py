@@ -11,8 +11,8 @@ import torch.nn.functional as F
 from adaconv_gen import AdaConv, replace_adain, verify_conversion
 from adaconv_gen.errors import UserInputError
 from adaconv_gen.models.stylegan import Discriminator, Generator, build, channel_widths
-from adaconv_gen.models.stylegan_discriminator import minibatch_stddev
-from adaconv_gen.models.stylegan_layers import ModulatedConv2d, StyledConv, modulated_conv2d
+from adaconv_gen.models.stylegan.discriminator import minibatch_stddev
+from adaconv_gen.models.stylegan.layers import ModulatedConv2d, StyledConv, modulated_conv2d
 from adaconv_gen.nn.equalized import EqualConv2d, EqualLinear
 
 MODS = ["modconv", "adain", "adaconv"]

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from adaconv_gen.models.stylegan import build
+from adaconv_gen.training.gan_losses import r1_penalty
 from adaconv_gen.training.stylegan import (
     StyleGANLossConfig,
     StyleGANPhases,
@@ -18,7 +19,6 @@ from adaconv_gen.training.stylegan import (
     generator_fid,
     lazy_adam,
     path_length_penalty,
-    r1_penalty,
 )
 
 
@@ -35,7 +35,7 @@ def test_r1_penalty_of_a_linear_critic():
     a = torch.randn(3, 4, 4, dtype=torch.float64)
     x = torch.randn(5, 3, 4, 4, dtype=torch.float64, requires_grad=True)
     logits = (x * a).sum(dim=(1, 2, 3)).unsqueeze(1) ** 2  # grad = 2 * D_lin(x) * a
-    pen = r1_penalty(x, logits)
+    pen = r1_penalty(logits, x)
     lin = (x * a).sum(dim=(1, 2, 3)).detach()
     expected = (4 * lin ** 2 * (a ** 2).sum()).mean()
     torch.testing.assert_close(pen, expected)

@@ -45,8 +45,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def _main(argv=None) -> int:
     args = parse_args(argv)
+    from ..evaluation.stargan_v2 import evaluate
     from ..models.stargan_v2 import load_for_inference
-    from ..training.stargan_v2_eval import evaluate
 
     nets = load_for_inference(args.checkpoint, wing_weights=args.wing_weights)
     ck = Path(args.checkpoint)

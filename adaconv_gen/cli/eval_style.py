@@ -8,7 +8,7 @@ Example::
 Prints (and with ``--output`` writes) JSON: content loss, style loss, FID between the
 stylised images and the style set, and with LPIPS weights the LPIPS content distance and
 ArtFID ``(1 + LPIPS) * (1 + FID)``. The logic is
-:func:`adaconv_gen.training.style_transfer_eval.evaluate_style_transfer`.
+:func:`adaconv_gen.evaluation.style_transfer.evaluate_style_transfer`.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ import sys
 import torch
 
 from ..errors import UserInputError, WeightsNotFoundError
+from ..evaluation.style_transfer import evaluate_style_transfer
+from ..files import atomic_save_json
 from ..models.style_transfer import load_style_transfer_model
-from ..training.checkpoint import atomic_save_json
-from ..training.style_transfer_eval import evaluate_style_transfer
 from . import normalize_flags, run_cli
 
 __all__ = ["main", "parse_args"]

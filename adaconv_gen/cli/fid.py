@@ -113,7 +113,7 @@ def _main(argv: list[str] | None) -> int:
     if args.kid:
         print(f"KID: {report['kid']:.6g} +- {report['kid_std']:.3g}")
     if args.json:
-        from ..training.checkpoint import atomic_save_json
+        from ..files import atomic_save_json
 
         atomic_save_json(report, args.json)
     print(f"{report['metric']}: {report['value']}")

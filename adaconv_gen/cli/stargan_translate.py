@@ -61,10 +61,9 @@ def _main(argv=None) -> int:
     import torch
 
     from ..data.domains import eval_transform
-    from ..data.images import list_images, load_rgb
+    from ..data.images import list_images, load_rgb, save_png
     from ..errors import UserInputError
     from ..models.stargan_v2 import load_for_inference
-    from ..training.stargan_v2_eval import save_png
 
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     nets = load_for_inference(args.checkpoint, wing_weights=args.wing_weights, device=device)

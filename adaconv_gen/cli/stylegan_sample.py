@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from ..training.samples import save_image
+from ..data.images import save_png
 from . import normalize_flags, run_cli
 
 __all__ = ["main", "parse_args"]
@@ -47,8 +47,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def _main(argv: list[str] | None = None) -> int:
+    from ..data.images import save_image_grid
     from ..models.stylegan import Generator
-    from ..training import save_image_grid
 
     args = parse_args(argv)
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -63,7 +63,7 @@ def _main(argv: list[str] | None = None) -> int:
         outdir = Path(args.outdir)
         outdir.mkdir(parents=True, exist_ok=True)
         for i, img in enumerate(images):
-            save_image(img, outdir / f"seed{args.seed}-{i:06d}.png")
+            save_png(img, outdir / f"seed{args.seed}-{i:06d}.png")
         print(f"wrote {args.num} images to {outdir}")
     return 0
 

@@ -21,11 +21,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..data.images import list_images, load_rgb
+from ..data.images import list_images, load_image_tensor, load_rgb, save_image_grid
 from ..errors import UserInputError
 from ..models.style_transfer import load_style_transfer_model
-from ..training.samples import save_image_grid
-from ..training.style_transfer_eval import load_image_tensor
 from . import normalize_flags, run_cli
 
 __all__ = ["main", "parse_args"]

@@ -1,7 +1,9 @@
-"""Finding and decoding image files robustly.
+"""Image files in and out: finding, decoding robustly, and writing PNGs atomically.
 
 Every reader in the library goes through here, so that grayscale, RGBA, palette and 16-bit
-files all become 8-bit RGB the same way, and a corrupt file is named in the error.
+files all become 8-bit RGB the same way, and a corrupt file is named in the error. Every PNG
+the library writes (sample grids, translations, stylized images) goes through
+:func:`save_png`, atomically and with the umask's mode.
 """
 
 from __future__ import annotations
@@ -12,11 +14,23 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
 from ..errors import BadImageError, UserInputError
+from ..files import atomic_path
 
-__all__ = ["IMAGE_EXTENSIONS", "list_images", "load_rgb", "to_uint8_rgb", "find_bad_images"]
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "list_images",
+    "load_rgb",
+    "load_image_tensor",
+    "to_uint8_rgb",
+    "to_uint8",
+    "find_bad_images",
+    "save_png",
+    "save_image_grid",
+]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 
@@ -93,3 +107,64 @@ def find_bad_images(paths: Iterable[str | os.PathLike], *, warn: bool = True) ->
         shown = ", ".join(str(b) for b in bad[:10]) + (" ..." if len(bad) > 10 else "")
         warnings.warn(f"skipping {len(bad)} unreadable image file(s): {shown}", stacklevel=2)
     return good, bad
+
+
+def load_image_tensor(path: str | os.PathLike, size: int | None = None, *, crop: bool = False) -> torch.Tensor:
+    """Read one image as ``(1, 3, H, W)`` float in [-1, 1].
+
+    Args:
+        path: image file.
+        size: resize so the short side is ``size`` (None: keep the size).
+        crop: then centre-crop to ``size x size``.
+
+    Raises:
+        BadImageError: the file cannot be read (named).
+    """
+    from torchvision.transforms import v2 as T
+
+    ops = [T.PILToTensor()]
+    if size:
+        ops.append(T.Resize(size, antialias=True))
+        if crop:
+            ops.append(T.CenterCrop(size))
+    ops += [T.ToDtype(torch.float32, scale=True), T.Normalize([0.5] * 3, [0.5] * 3)]
+    return T.Compose(ops)(load_rgb(path))[None]
+
+
+def to_uint8(x: torch.Tensor, value_range: tuple[float, float] = (-1.0, 1.0)) -> torch.Tensor:
+    """Floats in ``value_range`` -> uint8 (0..255, rounded), as written to an 8-bit file."""
+    lo, hi = value_range
+    return ((x.detach().float() - lo) / (hi - lo)).clamp(0, 1).mul(255).round().to(torch.uint8)
+
+
+@torch.no_grad()
+def save_png(image: torch.Tensor, path: str | os.PathLike,
+             value_range: tuple[float, float] = (-1.0, 1.0)) -> Path:
+    """Save one ``(3, H, W)`` image in ``value_range`` as an 8-bit PNG, atomically.
+
+    Returns:
+        ``path``.
+    """
+    arr = to_uint8(image.cpu(), value_range).permute(1, 2, 0).numpy()
+    with atomic_path(path, suffix=".png") as tmp:
+        Image.fromarray(arr).save(tmp, format="PNG")
+    return Path(path)
+
+
+@torch.no_grad()
+def save_image_grid(images: torch.Tensor, path: str | os.PathLike, nrow: int = 8,
+                    value_range: tuple[float, float] = (-1.0, 1.0), padding: int = 2) -> Path:
+    """Save ``(N, 3, H, W)`` images as one PNG grid (``nrow`` per row, white gaps), atomically.
+
+    Args:
+        images: batch of images in ``value_range``.
+        path: output ``.png`` path.
+        nrow: images per row.
+        value_range: the data range, mapped to 0..255.
+        padding: pixels between cells.
+    """
+    from torchvision.utils import make_grid
+
+    lo, hi = value_range
+    x = ((images.detach().float().cpu() - lo) / (hi - lo)).clamp(0, 1)
+    return save_png(make_grid(x, nrow=nrow, padding=padding, pad_value=1.0), path, (0.0, 1.0))

@@ -15,13 +15,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..errors import UserInputError
+from ..files import atomic_write
 
 __all__ = ["RunningStatistics", "save_statistics", "load_statistics", "folder_cache_key"]
 
@@ -85,15 +85,8 @@ def save_statistics(path: str | os.PathLike, mu: np.ndarray, sigma: np.ndarray, 
     if mu.ndim != 1 or sigma.shape != (mu.shape[0], mu.shape[0]):
         raise UserInputError(f"mu must be (d,) and sigma (d, d); got {mu.shape} and {sigma.shape}")
     extra = {k: np.asarray(v) for k, v in metadata.items() if v is not None}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, mu=mu, sigma=sigma, **extra)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_write(path, "wb") as f:
+        np.savez(f, mu=mu, sigma=sigma, **extra)
     return path
 
 

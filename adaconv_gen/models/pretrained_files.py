@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
 from ..errors import UserInputError
-from ..files import atomic_save_json
+from ..files import atomic_path, atomic_save_json
 
 __all__ = ["CONFIG_NAME", "WEIGHTS_NAME", "write_pretrained", "read_pretrained", "read_pretrained_config",
            "read_pretrained_weights"]
@@ -36,14 +35,8 @@ def write_pretrained(directory: str | os.PathLike, config: dict, tensors: dict[s
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=WEIGHTS_NAME + ".", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(directory / WEIGHTS_NAME) as tmp:
         save_file(tensors, tmp, metadata={"format": "pt", "library": "adaconv-gen", **(metadata or {})})
-        os.replace(tmp, directory / WEIGHTS_NAME)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     atomic_save_json(config, directory / CONFIG_NAME)
     return directory
 

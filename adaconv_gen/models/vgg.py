@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from ..errors import UserInputError
+from ..files import atomic_write
 from ..weights import load_state_dict, resolve
 
 __all__ = ["VGGEncoder", "VGG_TAPS", "load_vgg19_state_dict", "write_random_vgg19_weights"]
@@ -93,12 +94,9 @@ def write_random_vgg19_weights(path: str | os.PathLike, seed: int = 0) -> Path:
         features = _build_features()
         _vgg_init(features)
     sd = {f"features.{k}": v.contiguous() for k, v in features.state_dict().items()}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(sd, tmp)
-    os.replace(tmp, path)
-    return path
+    with atomic_write(path, "wb") as f:
+        torch.save(sd, f)
+    return Path(path)
 
 
 class VGGEncoder(nn.Module):

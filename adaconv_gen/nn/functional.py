@@ -3,7 +3,7 @@
 Chandran et al., *Adaptive Convolutions for Structure-Aware Style Transfer*, CVPR 2021: the
 style predicts, per sample, a depthwise-separable kernel ``{spatial, pointwise, bias}``.
 
-Two facts make it fast (PAPER.md 1.3):
+Two facts make it fast (docs/paper.md, section 1.3):
 
 * there is no nonlinearity between the grouped spatial conv and the grouped pointwise conv,
   so they compose exactly into one grouped kernel per sample, ``K_g = P_g @ S_g``;
@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = [
+    "channel_mean_std",
     "PADDING_MODES",
     "IMPLEMENTATIONS",
     "adaptive_conv2d",
@@ -180,3 +181,11 @@ def adaptive_conv2d_reference(x: Tensor, spatial: Tensor, pointwise: Tensor | No
             y = y + bi.view(1, -1, 1, 1)
         outs.append(y)
     return torch.cat(outs, dim=0)
+
+
+def channel_mean_std(x: Tensor, eps: float = 1e-5) -> tuple[Tensor, Tensor]:
+    """Per-sample, per-channel mean and std over space of ``(B, C, H, W)``: two ``(B, C)``."""
+    flat = x.flatten(2)  # (B, C, H*W)
+    mean = flat.mean(dim=2)
+    std = (flat.var(dim=2, unbiased=False) + eps).sqrt()
+    return mean, std

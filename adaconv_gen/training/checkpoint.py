@@ -14,11 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserInputError
-from ..files import atomic_save_json
 
 __all__ = [
     "TrainState",
-    "atomic_save_json",
     "save_checkpoint",
     "find_latest_checkpoint",
     "resolve_resume_checkpoint",

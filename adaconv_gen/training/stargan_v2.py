@@ -27,11 +27,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .ema import update_ema
+from .gan_losses import r1_penalty
 
 __all__ = [
     "LossWeights",
     "adv_loss",
-    "r1_penalty",
     "lambda_ds_at",
     "d_loss",
     "g_loss",
@@ -61,12 +61,6 @@ def adv_loss(logits: Tensor, target: int) -> Tensor:
     return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, float(target)))
 
 
-def r1_penalty(d_out: Tensor, x_in: Tensor) -> Tensor:
-    """R1: ``0.5 * mean_b sum |d D(x_b) / d x_b|^2`` (``x_in`` must require grad); differentiable."""
-    (grad,) = torch.autograd.grad(d_out.sum(), x_in, create_graph=True)
-    return 0.5 * grad.float().pow(2).flatten(1).sum(1).mean(0)
-
-
 def lambda_ds_at(step: int, initial: float, ds_iter: int) -> float:
     """Diversity-loss weight at (0-based) iteration ``step``: linear from ``initial`` to 0."""
     if ds_iter <= 0:
@@ -83,7 +77,7 @@ def d_loss(nets: Any, x_real: Tensor, y_org: Tensor, y_trg: Tensor, *, z_trg: Te
     x_real = x_real.detach().requires_grad_(True)
     out = nets.discriminator(x_real, y_org)
     loss_real = adv_loss(out, 1)
-    loss_reg = r1_penalty(out, x_real)
+    loss_reg = 0.5 * r1_penalty(out, x_real)
     with torch.no_grad():
         s_trg = nets.mapping_network(z_trg, y_trg) if z_trg is not None else nets.style_encoder(x_ref, y_trg)
         x_fake = nets.generator(x_real.detach(), s_trg, masks=masks)

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .samples import save_image_grid
+from ..data.images import save_image_grid
 
 __all__ = ["TrainBatches", "translate", "latent_grid", "reference_grid", "pick_per_domain"]
 

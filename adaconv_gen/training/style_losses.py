@@ -20,15 +20,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..nn.functional import channel_mean_std
+
 __all__ = ["channel_mean_std", "content_loss", "style_loss", "StyleTransferLoss"]
-
-
-def channel_mean_std(x: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-sample, per-channel mean and std over space of ``(B, C, H, W)``: two ``(B, C)``."""
-    flat = x.flatten(2)  # (B, C, H*W)
-    mean = flat.mean(dim=2)
-    std = (flat.var(dim=2, unbiased=False) + eps).sqrt()
-    return mean, std
 
 
 def content_loss(output_feat: torch.Tensor, target_feat: torch.Tensor) -> torch.Tensor:

@@ -20,11 +20,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .gan_losses import r1_penalty
+
 __all__ = [
     "StyleGANLossConfig",
     "g_nonsaturating_loss",
     "d_logistic_loss",
-    "r1_penalty",
     "path_length_penalty",
     "lazy_adam",
     "StyleGANPhases",
@@ -64,12 +65,6 @@ def g_nonsaturating_loss(fake_logits: Tensor) -> Tensor:
 def d_logistic_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
     """``E[softplus(D(G(z)))] + E[softplus(-D(x))]``."""
     return F.softplus(fake_logits).mean() + F.softplus(-real_logits).mean()
-
-
-def r1_penalty(real_img: Tensor, real_logits: Tensor) -> Tensor:
-    """``E_x |grad_x D(x)|^2`` (``real_img`` must require grad); differentiable."""
-    (grad,) = torch.autograd.grad(real_logits.sum(), real_img, create_graph=True)
-    return grad.square().flatten(1).sum(1).mean()
 
 
 def path_length_penalty(img: Tensor, ws: Tensor, mean_path_length: Tensor | float,
@@ -182,7 +177,7 @@ class StyleGANPhases:
     def d_reg(self, real: Tensor) -> dict[str, float]:
         real = real.detach().requires_grad_(True)
         logits = self.D(real)
-        pen = r1_penalty(real, logits)
+        pen = r1_penalty(logits, real)
         loss = pen * (self.cfg.r1_gamma / 2) * self.cfg.r1_interval + 0 * logits[0, 0]
         self.opt_D.zero_grad(set_to_none=True)
         self.acc.backward(loss)

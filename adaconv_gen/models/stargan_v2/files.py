@@ -21,9 +21,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..errors import UserInputError
-from .pretrained_files import WEIGHTS_NAME, read_pretrained, write_pretrained
-from .stargan_v2 import NETWORK_NAMES, StarGANv2, _build_adain_generator, _num_levels, build
+from ...errors import UserInputError
+from ..pretrained_files import WEIGHTS_NAME, read_pretrained, write_pretrained
+from .networks import NETWORK_NAMES, StarGANv2, _build_adain_generator, _num_levels, build
 
 __all__ = [
     "load_official_checkpoint",
@@ -118,7 +118,7 @@ def load_official_checkpoint(nets: StarGANv2, path: str | os.PathLike, *,
             sd.pop("hpf.filter", None)
             cfg = nets.config
             if cfg.get("modulation", "adain") == "adaconv":
-                from ..nn import replace_adain
+                from ...nn import replace_adain
 
                 ref = _build_adain_generator(cfg)
                 _load_into(name, ref, sd, path)
@@ -217,13 +217,7 @@ def load_for_inference(checkpoint: str | os.PathLike, *, wing_weights: str | os.
         nets = build(**cfg, discriminator="discriminator" in ckpt, init=False)
         load_official_checkpoint(nets, p)
     else:
-        candidates = [p, p / "ema", p / "final"]
-        if p.is_dir():
-            from ..training.checkpoint import find_latest_checkpoint
-
-            latest = find_latest_checkpoint(p)
-            if latest is not None:
-                candidates.append(latest / "ema")
+        candidates = [p, p / "ema", p / "model"]
         found = next((c for c in candidates if (c / "config.json").is_file() and
                       (c / "model.safetensors").is_file()), None)
         if found is None:

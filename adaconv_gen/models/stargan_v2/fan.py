@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..errors import UserInputError
+from ...errors import UserInputError
 
 __all__ = ["FAN", "ConvBlock", "HourGlass", "CoordConv", "heatmaps_to_masks", "load_fan"]
 
@@ -191,7 +191,7 @@ def load_fan(path: str | os.PathLike | None = None, *, flag: str = "--wing_weigh
         WeightsNotFoundError: the file was not found (the message says how to provide it).
         UserInputError: the file does not hold the FAN weights.
     """
-    from ..weights import resolve
+    from ...weights import resolve
 
     p = resolve("wing", path, flag=flag)
     try:

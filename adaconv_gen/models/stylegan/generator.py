@@ -14,7 +14,7 @@ generator beside the StyleGAN2 baseline (``modconv``) and StyleGAN v1 (``adain``
 ``build(img_size, style_dim=512, n_mlp=8, channels=512, modulation="adaconv")`` is the front
 door; :meth:`Generator.save_pretrained` / :meth:`Generator.from_pretrained` write and read
 ``config.json`` + ``model.safetensors``. The discriminator is in
-:mod:`adaconv_gen.models.stylegan_discriminator`.
+:mod:`adaconv_gen.models.stylegan.discriminator`.
 """
 
 from __future__ import annotations
@@ -28,14 +28,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..errors import UserInputError
-from ..nn.equalized import EqualLinear
-from .pretrained_files import CONFIG_NAME, WEIGHTS_NAME, read_pretrained, write_pretrained
-from .stylegan_discriminator import Discriminator, channel_widths
-from .stylegan_layers import MODULATIONS, StyledConv, ToRGB
+from ...errors import UserInputError
+from ...nn.equalized import EqualLinear
+from ..pretrained_files import CONFIG_NAME, WEIGHTS_NAME, read_pretrained, write_pretrained
+from .discriminator import Discriminator, channel_widths
+from .layers import STYLEGAN_MODULATIONS, StyledConv, ToRGB
 
 __all__ = ["PixelNorm", "MappingNetwork", "SynthesisNetwork", "Generator", "Discriminator", "build",
-           "channel_widths", "MODULATIONS"]
+           "channel_widths", "STYLEGAN_MODULATIONS"]
 
 
 
@@ -216,8 +216,8 @@ class Generator(nn.Module):
 def _check_config(img_size: int, modulation: str, channels: int) -> None:
     if img_size < 4 or 2 ** int(math.log2(img_size)) != img_size:
         raise UserInputError(f"img_size must be a power of two >= 4, got {img_size}")
-    if modulation not in MODULATIONS:
-        raise UserInputError(f"unknown modulation {modulation!r}; valid: {', '.join(MODULATIONS)}")
+    if modulation not in STYLEGAN_MODULATIONS:
+        raise UserInputError(f"unknown modulation {modulation!r}; valid: {', '.join(STYLEGAN_MODULATIONS)}")
     if channels < 1:
         raise UserInputError(f"channels must be positive, got {channels}")
 

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..nn.equalized import EqualConv2d, EqualLinear, scaled_leaky_relu
+from ...nn.equalized import EqualConv2d, EqualLinear, scaled_leaky_relu
 
 __all__ = ["channel_widths", "minibatch_stddev", "DiscriminatorBlock", "Discriminator"]
 

@@ -16,39 +16,12 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torchvision.transforms import v2 as T
 
-from ..data.images import list_images, load_rgb
+from ..data.images import list_images, load_image_tensor, to_uint8
 from ..errors import UserInputError
-from .style_losses import channel_mean_std
+from ..nn.functional import channel_mean_std
 
-__all__ = ["load_image_tensor", "load_sample_images", "sample_grid", "evaluate_style_transfer",
-           "artfid", "to_uint8"]
-
-
-def load_image_tensor(path: str | os.PathLike, size: int | None = None, *, crop: bool = False) -> torch.Tensor:
-    """Read one image as ``(1, 3, H, W)`` float in [-1, 1].
-
-    Args:
-        path: image file.
-        size: resize so the short side is ``size`` (None: keep the size).
-        crop: then centre-crop to ``size x size``.
-
-    Raises:
-        BadImageError: the file cannot be read (named).
-    """
-    ops = [T.PILToTensor()]
-    if size:
-        ops.append(T.Resize(size, antialias=True))
-        if crop:
-            ops.append(T.CenterCrop(size))
-    ops += [T.ToDtype(torch.float32, scale=True), T.Normalize([0.5] * 3, [0.5] * 3)]
-    return T.Compose(ops)(load_rgb(path))[None]
-
-
-def to_uint8(x: torch.Tensor) -> torch.Tensor:
-    """[-1, 1] floats -> uint8, as written to an 8-bit file."""
-    return ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+__all__ = ["load_sample_images", "sample_grid", "evaluate_style_transfer", "artfid"]
 
 
 def _spread(paths: Sequence[Path], n: int) -> list[Path]:

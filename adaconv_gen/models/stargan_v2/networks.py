@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..errors import UserInputError
+from ...errors import UserInputError
 
 __all__ = [
     "ResBlk",
@@ -37,16 +37,11 @@ __all__ = [
     "StarGANv2",
     "build",
     "he_init",
-    "load_official_checkpoint",
-    "save_pretrained",
-    "from_pretrained",
     "OFFICIAL_CONFIGS",
-    "config_from_official_file",
-    "load_for_inference",
     "copy_for_ema",
 ]
 
-# The two released configurations (PAPER.md section 2).
+# The two released configurations (docs/paper.md, section 2).
 OFFICIAL_CONFIGS: dict[str, dict[str, Any]] = {
     "celeba-hq": dict(img_size=256, style_dim=64, latent_dim=16, num_domains=2, w_hpf=1),
     "afhq": dict(img_size=256, style_dim=64, latent_dim=16, num_domains=3, w_hpf=0),
@@ -60,7 +55,7 @@ def _leaky(x: Tensor) -> Tensor:
 
 
 def _adain(style_dim: int, num_features: int) -> nn.Module:
-    from ..nn import AdaIN
+    from ...nn import AdaIN
 
     return AdaIN(style_dim, num_features)
 
@@ -304,7 +299,7 @@ class StarGANv2(nn.Module):
 
     Attributes:
         generator, mapping_network, style_encoder, discriminator: the networks.
-        fan: the face-landmark network (:class:`adaconv_gen.models.fan.FAN`) or None.
+        fan: the face-landmark network (:class:`adaconv_gen.models.stargan_v2.fan.FAN`) or None.
         config: the keyword arguments of :func:`build` that made this object.
     """
 
@@ -396,7 +391,7 @@ def build(img_size: int = 256, style_dim: int = 64, latent_dim: int = 16, num_do
         if init:
             he_init(nets)
         if modulation == "adaconv":
-            from ..nn import replace_adain
+            from ...nn import replace_adain
 
             nets.generator = replace_adain(nets.generator, **adaconv_kwargs)
     return nets
@@ -416,12 +411,3 @@ def copy_for_ema(module: nn.Module) -> nn.Module:
     ema.requires_grad_(False)
     return ema.eval()
 
-
-# Files: official checkpoints, our save_pretrained format, inference loading (re-exported here).
-from .stargan_v2_files import (  # noqa: E402
-    config_from_official_file,
-    from_pretrained,
-    load_for_inference,
-    load_official_checkpoint,
-    save_pretrained,
-)

@@ -27,12 +27,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..nn.adaconv import AdaConv  # the core layer: descriptor MLP, KernelPredictor, AdaConv2d
-from ..nn.adain import AdaIN
-from ..nn.equalized import EqualConv2d, EqualLinear, scaled_leaky_relu
+from ...nn.adaconv import AdaConv  # the core layer: descriptor MLP, KernelPredictor, AdaConv2d
+from ...nn.adain import AdaIN
+from ...nn.equalized import EqualConv2d, EqualLinear, scaled_leaky_relu
+from ...nn.modulation import MODULATIONS
 
 __all__ = [
-    "MODULATIONS",
+    "STYLEGAN_MODULATIONS",
     "modulated_conv2d",
     "modulated_conv2d_reference",
     "ModulatedConv2d",
@@ -42,7 +43,8 @@ __all__ = [
     "create_styled_conv",
 ]
 
-MODULATIONS = ("modconv", "adain", "adaconv")
+# The generator's modulations: StyleGAN2's weight (de)modulation, then the nn registry.
+STYLEGAN_MODULATIONS = ("modconv", *MODULATIONS)
 
 
 def modulated_conv2d(x: Tensor, weight: Tensor, styles: Tensor, *, demodulate: bool = True,
@@ -161,8 +163,8 @@ class StyledConv(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, style_dim: int, resolution: int,
                  modulation: str = "modconv", upsample: bool = False, **adaconv_kwargs) -> None:
         super().__init__()
-        if modulation not in MODULATIONS:
-            raise ValueError(f"unknown modulation {modulation!r}; valid: {', '.join(MODULATIONS)}")
+        if modulation not in STYLEGAN_MODULATIONS:
+            raise ValueError(f"unknown modulation {modulation!r}; valid: {', '.join(STYLEGAN_MODULATIONS)}")
         self.modulation, self.upsample = modulation, upsample
         if modulation == "modconv":
             self.conv = ModulatedConv2d(in_channels, out_channels, 3, style_dim)

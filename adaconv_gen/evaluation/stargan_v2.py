@@ -20,18 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from PIL import Image
 
 from ..data.domains import DomainDataset, check_domains, eval_transform
-from .checkpoint import atomic_save_json
+from ..data.images import save_png
+from ..files import atomic_save_json
 
-__all__ = ["evaluate", "translate_domain", "save_png"]
-
-
-def save_png(x: torch.Tensor, path: str | os.PathLike) -> None:
-    """Save one (3, H, W) image in [-1, 1] as an 8-bit PNG."""
-    arr = ((x.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    Image.fromarray(arr.permute(1, 2, 0).numpy()).save(path)
+__all__ = ["evaluate", "translate_domain"]
 
 
 @torch.no_grad()
