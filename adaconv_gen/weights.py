@@ -34,6 +34,8 @@ __all__ = [
     "resolve",
     "candidates",
     "load_state_dict",
+    "guess_network",
+    "mismatch_message",
     "sha256sum",
 ]
 
@@ -195,21 +197,106 @@ def sha256sum(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def load_state_dict(path: str | os.PathLike) -> dict:
+def _file_format(path: Path) -> str | None:
+    """"torch" (a zip or legacy pickle from ``torch.save``), "safetensors", or None."""
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":
+        return "torch"
+    if len(head) >= 9 and head[8:9] == b"{":
+        return "safetensors"
+    return None
+
+
+def load_state_dict(path: str | os.PathLike, *, flag: str | None = None) -> dict:
     """Load a state dict safely: safetensors, or ``torch.load(weights_only=True)`` on CPU.
 
+    Args:
+        path: the file.
+        flag: the command-line flag that named it, for error messages.
+
     Raises:
-        UserInputError: the file cannot be read as a state dict (named in the message).
+        UserInputError: a folder, a file that is not a PyTorch or safetensors file, or one that
+            holds no dict of tensors (named in the message, one line).
     """
     path = Path(path)
+    where = f"{flag} {path}" if flag else repr(str(path))
+    if path.is_dir():
+        raise UserInputError(f"{where}: is a folder, a weights file is expected")
+    if not path.exists():
+        raise UserInputError(f"{where}: no such file")
     try:
-        if path.suffix == ".safetensors":
+        fmt = _file_format(path)
+        if fmt is None:
+            raise UserInputError(f"{where}: not a PyTorch (.pth/.pt/.ckpt) or safetensors weights file")
+        if fmt == "safetensors":
             from safetensors.torch import load_file
 
-            return load_file(str(path))
-        return torch.load(path, map_location="cpu", weights_only=True)
+            sd = load_file(str(path))
+        else:
+            sd = torch.load(path, map_location="cpu", weights_only=True)
+    except UserInputError:
+        raise
     except Exception as e:  # corrupt, truncated, pickled module, ...
-        raise UserInputError(f"cannot load weights file {str(path)!r}: {e}") from None
+        reason = " ".join(str(e).split())[:160]
+        raise UserInputError(f"{where}: not a readable PyTorch or safetensors weights file ({reason})") from None
+    if not isinstance(sd, dict):
+        raise UserInputError(f"{where}: holds a {type(sd).__name__}, not a dict of tensors (a state dict)")
+    return sd
+
+
+def guess_network(state_dict: dict) -> str:
+    """What a state dict seems to hold, from its keys (for error messages)."""
+    keys = set(state_dict)
+
+    def has(prefix: str) -> bool:
+        return any(k.startswith(prefix) for k in keys)
+
+    if {"generator", "mapping_network", "style_encoder"} & keys:
+        return "a StarGAN v2 checkpoint (generator, mapping network, style encoder)"
+    if "state_dict" in keys:
+        return "a training checkpoint with a nested 'state_dict' (e.g. the FAN wing.ckpt)"
+    if has("Mixed_7c"):
+        fc = state_dict.get("fc.weight")
+        if has("AuxLogits") or (fc is not None and getattr(fc, "shape", (0,))[0] == 1000):
+            return "torchvision's ImageNet Inception-v3"
+        return "the FID Inception-v3 (pytorch-fid)"
+    if has("lin0.model"):
+        return "the LPIPS linear layers"
+    if has("patch_embed") and has("blocks."):
+        return "a vision transformer (e.g. DINOv2)"
+    if has("features.") and has("classifier."):
+        convs = sum(1 for k, v in state_dict.items() if k.startswith("features.") and k.endswith(".weight")
+                    and getattr(v, "ndim", 0) == 4)
+        return {5: "torchvision's AlexNet", 16: "torchvision's VGG-19", 13: "torchvision's VGG-16"}.get(
+            convs, f"a torchvision-style CNN with {convs} conv layers")
+    if has("features.") and not has("classifier."):
+        return "a truncated VGG-19 (features only)"
+    if has("encoder.") and has("decoder."):
+        return "a style-transfer model"
+    if has("synthesis.") and has("mapping."):
+        return "a StyleGAN generator"
+    shown = ", ".join(sorted(keys)[:3])
+    return f"an unknown network ({len(keys)} entries, e.g. {shown})"
+
+
+def mismatch_message(path: str | os.PathLike, state_dict: dict, expected: set[str] | dict,
+                     network: str, flag: str | None = None) -> str:
+    """One line: the file is not ``network``'s weights; what it seems to hold; how many keys
+    are missing / unexpected, with a few examples (never the whole list)."""
+    expected = set(expected)
+    missing = sorted(expected - set(state_dict))
+    unexpected = sorted(set(state_dict) - expected)
+    where = f"{flag} {path}" if flag else repr(str(path))
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} keys missing (e.g. {', '.join(missing[:3])})")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected (e.g. {', '.join(unexpected[:3])})")
+    if not parts:
+        parts.append("the keys match but some shapes differ")
+    return (f"{where}: not the {network} weights; it seems to hold {guess_network(state_dict)}: "
+            + ", ".join(parts))
 
 
 # The files every part of the library uses. Environment variables follow ADACONV_<NAME>_WEIGHTS.

@@ -30,7 +30,7 @@ def test_cli_end_to_end(tmp_path, capsys):
     a, b = tmp_path / "a", tmp_path / "b"
     write_images(a, 3, size=32, seed=0)
     write_images(b, 3, size=32, seed=3)
-    common = ["--weights", w, "--no-progress", "--batch-size", "2"]
+    common = ["--inception-weights", w, "--no-progress", "--batch-size", "2"]
 
     assert fid_cli("--save-stats", a, tmp_path / "a.npz", "--num-workers", "0", *common) == 0
     mu, sigma, meta = load_statistics(tmp_path / "a.npz", with_metadata=True)
@@ -39,7 +39,7 @@ def test_cli_end_to_end(tmp_path, capsys):
     capsys.readouterr()
 
     # folders, 2 DataLoader workers, KID, JSON (hyphen and underscore spellings both accepted)
-    assert fid_cli(a, b, "--kid", "--kid_subsets", "4", "--json", tmp_path / "s.json",
+    assert fid_cli(a, b, "--kid", "--kid_subsets", "4", "--output", tmp_path / "s.json",
                    "--num-workers", "2", *common) == 0
     out = capsys.readouterr().out
     last = _last_line(out)
@@ -91,7 +91,7 @@ def test_corrupt_image_exits_2_naming_file_without_traceback(tmp_path):
     write_images(a, 2, size=32)
     bad = _corrupt(a)
     res = subprocess.run([sys.executable, "-m", "adaconv_gen.cli.fid", str(a), str(a),
-                          "--weights", str(fid_weights_file()), "--num-workers", "0"],
+                          "--inception-weights", str(fid_weights_file()), "--num-workers", "0"],
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 2
     assert str(bad) in res.stderr and "--skip-bad-images" in res.stderr
@@ -103,10 +103,11 @@ def test_skip_bad_images_warns_once_with_count(tmp_path, capsys):
     write_images(a, 3, size=32)
     _corrupt(a, "broken1.png")
     (a / "notimage.jpg").write_text("hello")
-    with pytest.warns(UserWarning, match="skipped 2 unreadable") as rec:
-        assert fid_cli(a, a, "--skip-bad-images", "--weights", fid_weights_file(), "--num-workers",
-                       "0", "--no-progress", "--json", tmp_path / "s.json") == 0
-    assert len([r for r in rec if "unreadable" in str(r.message)]) == 2  # once per source
+    assert fid_cli(a, a, "--skip-bad-images", "--inception-weights", fid_weights_file(), "--num-workers",
+                   "0", "--no-progress", "--json", tmp_path / "s.json") == 0
+    warned = [ln for ln in capsys.readouterr().err.splitlines() if "unreadable" in ln]
+    assert len(warned) == 1  # one line (the same folder twice: the same warning once), no source path
+    assert all(ln.startswith("warning: skipped 2 unreadable") and ".py" not in ln for ln in warned)
     report = json.loads((tmp_path / "s.json").read_text())
     assert report["num_images"] == [3, 3] and report["num_skipped"] == [2, 2]
     assert report["value"] == pytest.approx(0.0, abs=1e-6)
@@ -127,7 +128,7 @@ def test_missing_weights_message(tmp_path, capsys, monkeypatch):
     assert fid_cli(tmp_path / "a", tmp_path / "a", "--num-workers", "0") == 2
     err = capsys.readouterr().err
     assert FID_FILE in err and "Traceback" not in err
-    for way in ("--weights", "ADACONV_INCEPTION_WEIGHTS", str(tmp_path / "th" / "hub" / "checkpoints")):
+    for way in ("--inception-weights", "ADACONV_INCEPTION_WEIGHTS", str(tmp_path / "th" / "hub" / "checkpoints")):
         assert way in err
     assert fid_cli(tmp_path / "a", tmp_path / "a", "--features", "dinov2") == 2
     assert "vit_large_patch14_dinov2.safetensors" in capsys.readouterr().err
@@ -141,6 +142,6 @@ def test_preset_mismatches_are_user_errors(tmp_path, capsys):
     save_statistics(tmp_path / "c.npz", np.zeros(3), np.eye(3), preset="clean-fid")
     save_statistics(tmp_path / "p.npz", np.zeros(3), np.eye(3))
     assert fid_cli(tmp_path / "c.npz", tmp_path / "p.npz") == 2
-    assert "--preset clean-fid" in capsys.readouterr().err
-    assert fid_cli(tmp_path / "c.npz", tmp_path / "p.npz", "--preset", "clean-fid") == 0
+    assert "--fid-preset clean-fid" in capsys.readouterr().err
+    assert fid_cli(tmp_path / "c.npz", tmp_path / "p.npz", "--fid-preset", "clean-fid") == 0
     assert _last_line(capsys.readouterr().out) == "FID: 0.0"

@@ -97,12 +97,12 @@ def test_translate_tool(setup, capsys):
     out = tmp / "tr"
     with pytest.raises(SystemExit) as e:
         main(["--checkpoint", str(tmp / "model"), "--src", str(data / "val" / "dots"), "--latent", "3",
-              "--domain", "stripes", "--output", str(out / "lat"), "--device", "cpu"])
+              "--domain", "stripes", "--output-dir", str(out / "lat"), "--device", "cpu"])
     assert e.value.code == 0
-    assert len(list((out / "lat").glob("*__z*.png"))) == 3 * 3
+    assert len(list((out / "lat").glob("*__stripes__seed0-z*.png"))) == 3 * 3
     with pytest.raises(SystemExit) as e:
         main(["--checkpoint", str(tmp / "model"), "--src", str(data / "val" / "dots"),
-              "--ref", str(data / "val" / "stripes"), "--output", str(out / "ref"), "--device", "cpu"])
+              "--ref", str(data / "val" / "stripes"), "--output-dir", str(out / "ref"), "--device", "cpu"])
     assert e.value.code == 0
     files = sorted((out / "ref").glob("*.png"))
     assert len(files) == 3 * 3
@@ -112,10 +112,10 @@ def test_translate_tool(setup, capsys):
     with torch.no_grad():
         y = nets.generator(tf(load_rgb(src))[None], nets.style_encoder(tf(load_rgb(ref))[None], torch.tensor([1])))
     want = ((y[0].clamp(-1, 1) + 1) * 127.5).round()
-    got = torchvision.io.read_image(str(out / "ref" / f"{src.stem}__{ref.stem}.png")).float()
+    got = torchvision.io.read_image(str(out / "ref" / f"{src.stem}__stripes__{ref.stem}.png")).float()
     assert (got - want).abs().max() <= 1
     with pytest.raises(SystemExit) as e:
         main(["--checkpoint", str(tmp / "model"), "--src", str(src), "--latent", "1", "--domain", "cats",
-              "--output", str(out / "x")])
+              "--output-dir", str(out / "x")])
     assert e.value.code == 2
     assert "unknown domain 'cats'" in capsys.readouterr().err

@@ -90,7 +90,7 @@ def test_recipe_train_resume_export_stylize(recipe, data, tmp_path):
     res = tmp_path / "stylized"
     with pytest.raises(SystemExit) as e:
         stylize.main(["--model", str(out / "model"), "--content", str(root / "odd.png"),
-                      "--style", str(root / "style"), "--output", str(res)])
+                      "--style", str(root / "style"), "--output-dir", str(res)])
     assert e.value.code == 0
     styles = sorted((root / "style").rglob("*.png"))
     assert sorted(p.name for p in res.iterdir()) == sorted(f"odd__{s.stem}.png" for s in styles)
@@ -158,18 +158,18 @@ def test_stylize_blend_alpha_and_size(data, tiny_model_dir, tmp_path, capsys):
     root, _ = data
     s1, s2 = sorted((root / "style").rglob("*.png"))[:2]
     code, _ = _stylize(["--model", tiny_model_dir, "--content", root / "odd.png", "--style", s1, s2,
-                        "--style-weights", "1", "3", "--alpha", "0.5", "--output", tmp_path / "o"], capsys)
+                        "--style-weights", "1", "3", "--alpha", "0.5", "--output-dir", tmp_path / "o"], capsys)
     assert code == 0
-    assert [p.name for p in (tmp_path / "o").iterdir()] == ["odd__blend.png"]
+    assert [p.name for p in (tmp_path / "o").iterdir()] == [f"odd__blend-{s1.stem}-{s2.stem}.png"]
     m = load_style_transfer_model(tiny_model_dir)
     with torch.no_grad():
         d = m.mix_descriptors([m.encode_style(load_image_tensor(s1)), m.encode_style(load_image_tensor(s2))], [1, 3])
         want = m.stylize(load_image_tensor(root / "odd.png"), descriptor=d, alpha=0.5)
     want = ((want[0].clamp(-1, 1) + 1) * 127.5).round().permute(1, 2, 0).numpy()
-    got = np.asarray(Image.open(tmp_path / "o" / "odd__blend.png")).astype(float)
+    got = np.asarray(Image.open(tmp_path / "o" / f"odd__blend-{s1.stem}-{s2.stem}.png")).astype(float)
     assert np.abs(got - want).max() <= 1
     code, _ = _stylize(["--model", tiny_model_dir, "--content", root / "odd.png", "--style", s1,
-                        "--size", "64", "--output", tmp_path / "big"], capsys)
+                        "--size", "64", "--output-dir", tmp_path / "big"], capsys)
     assert code == 0
     assert Image.open(tmp_path / "big" / f"odd__{s1.stem}.png").size == (45, 37)
 
@@ -187,9 +187,9 @@ def test_stylize_errors(case, data, tiny_model_dir, tmp_path, capsys):
             "alpha": ["--content", root / "odd.png", "--style", style, "--alpha", "1.5"],
             "tiny_style": ["--content", root / "odd.png", "--style", tiny]}[case]
     model = tmp_path / "nothing" if case == "no_model" else tiny_model_dir
-    code, cap = _stylize(["--model", model, *argv, "--output", tmp_path / "o"], capsys)
+    code, cap = _stylize(["--model", model, *argv, "--output-dir", tmp_path / "o"], capsys)
     assert code == 2 and "Traceback" not in cap.err
-    expect = {"bad_content": "broken.png", "bad_style": "broken.png", "no_model": "config.json",
+    expect = {"bad_content": "broken.png", "bad_style": "broken.png", "no_model": "--model",
               "weights_count": "--style-weights", "alpha": "--alpha", "tiny_style": "tiny.png"}[case]
     assert expect in cap.err
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())

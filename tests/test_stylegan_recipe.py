@@ -58,7 +58,7 @@ def test_stylegan_recipe_two_steps_checkpoint_resume(tmp_path, recipe, modulatio
     # the exported EMA generator samples through the console tool, reproducibly
     grid, outdir = tmp_path / "grid.png", tmp_path / "imgs"
     with pytest.raises(SystemExit) as e:
-        sample_main(["--model", str(out / "generator"), "--output", str(grid), "--outdir", str(outdir),
+        sample_main(["--model", str(out / "generator"), "--output", str(grid), "--output-dir", str(outdir),
                      "--num", "4", "--seed", "3"])
     assert e.value.code == 0
     assert Image.open(grid).size == (2 * 16 + 3 * 2, 2 * 16 + 3 * 2)  # 2x2 grid, 2 px padding
@@ -72,4 +72,4 @@ def test_sample_tool_reports_missing_model(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         sample_main(["--model", str(tmp_path / "nope"), "--output", str(tmp_path / "g.png")])
     assert e.value.code == 2
-    assert "config.json" in capsys.readouterr().err
+    assert "--model" in capsys.readouterr().err

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -107,8 +108,13 @@ def test_cli_lists_files(hub):
     assert "vgg19: vgg19-dcbb9e9d.pth" in out and f"FOUND {hub / 'vgg19-dcbb9e9d.pth'}" in out
     assert "inception-fid: pt_inception-2015-12-05-6726825d.pth" in out and "status: missing" in out
     assert "looked in $ADACONV_INCEPTION_WEIGHTS" in out
+    # lpips-alex: what the code will use, the copy bundled with the lpips package (a test dependency)
+    import lpips
+
+    shipped = Path(lpips.__file__).parent / "weights" / "v0.1" / "alex.pth"
+    assert f"status: FOUND {shipped} (the copy bundled with the lpips package)" in out
     n = len(W.known_weights())
-    assert out.strip().splitlines()[-1] == f"1 of {n} files found"
+    assert out.strip().splitlines()[-1] == f"2 of {n} files found"
     bad = subprocess.run([sys.executable, "-m", "adaconv_gen.cli.weights", "nosuch"], capture_output=True,
                          text=True, env=env)
     assert bad.returncode == 2 and "unknown weights name 'nosuch'" in bad.stderr and "Traceback" not in bad.stderr

@@ -2,8 +2,8 @@
 
     adaconv-fid PATH_A PATH_B                      # last line: "FID: <value>"
     adaconv-fid --save-stats FOLDER OUT.npz        # reference statistics, computed once
-    adaconv-fid real/ fake/ --kid --json fid.json  # KID too; the score with its metadata
-    adaconv-fid real/ fake/ --features dinov2 --weights vit_large_patch14_dinov2.safetensors
+    adaconv-fid real/ fake/ --kid --output fid.json  # KID too; the score with its metadata
+    adaconv-fid real/ fake/ --features dinov2 --dinov2-weights vit_large_patch14_dinov2.safetensors
     accelerate launch --num_processes 8 -m adaconv_gen.cli.fid real/ fake/   # many GPUs
 
 Every number is printed with the preset and feature network that produced it. The default
@@ -19,8 +19,22 @@ import sys
 
 from ..errors import UserInputError
 from ..metrics.features import FEATURES
-from ..metrics.presets import PRESETS
-from . import normalize_flags, run_cli
+from .common import (
+    add_device,
+    add_fid_preset,
+    add_overwrite,
+    add_progress,
+    add_skip_bad_images,
+    add_weights,
+    make_parser,
+    nonnegative_int,
+    output_file,
+    parse,
+    positive_int,
+    resolve_device,
+    run_cli,
+    warn,
+)
 
 
 def _default_workers() -> int:
@@ -32,43 +46,59 @@ def _default_workers() -> int:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        prog="adaconv-fid", description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    """Command-line flags (hyphens; underscores accepted too)."""
+    p = make_parser("adaconv-fid", __doc__)
     p.add_argument("path", nargs=2, metavar="PATH",
                    help="two image folders or .npz statistics files (with --save-stats: FOLDER OUT.npz)")
     p.add_argument("--save-stats", action="store_true",
                    help="write the statistics of the first PATH (a folder) to the second PATH (.npz)")
     p.add_argument("--features", default="inception", choices=sorted(FEATURES),
                    help="feature network: inception (FID) or dinov2 (FD-DINOv2)")
-    p.add_argument("--preset", default=None, choices=list(PRESETS),
-                   help="preprocessing protocol; default: pytorch-fid for inception, dgm-eval for dinov2")
-    p.add_argument("--weights", "--inception-weights", dest="weights", default=None, metavar="FILE",
-                   help="weights file of the selected network (else $ADACONV_*_WEIGHTS, "
-                        "$ADACONV_WEIGHTS_DIR, the torch hub cache, a download when online)")
-    p.add_argument("--batch-size", type=int, default=50, help="images per forward pass")
-    p.add_argument("--num-workers", type=int, default=_default_workers(),
+    add_fid_preset(p, "--preset", default=None,
+                   help="preprocessing protocol (default: pytorch-fid for inception, dgm-eval for dinov2)")
+    add_weights(p, "inception", "dinov2")
+    p.add_argument("--weights", dest="weights_deprecated", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--batch-size", type=positive_int, default=50, help="images per forward pass")
+    p.add_argument("--num-workers", type=nonnegative_int, default=_default_workers(),
                    help="DataLoader worker processes decoding images")
-    p.add_argument("--device", default=None, help="torch device, e.g. cuda, cuda:1, cpu (default: cuda if available)")
+    add_device(p)
     p.add_argument("--kid", action="store_true", help="also compute KID (needs image folders, not .npz)")
-    p.add_argument("--kid-subsets", type=int, default=100, help="KID: number of subsets")
-    p.add_argument("--kid-subset-size", type=int, default=1000, help="KID: images per subset")
+    p.add_argument("--kid-subsets", type=positive_int, default=100, help="KID: number of subsets")
+    p.add_argument("--kid-subset-size", type=positive_int, default=1000, help="KID: images per subset")
     p.add_argument("--seed", type=int, default=0, help="KID subset seed")
-    p.add_argument("--json", default=None, metavar="OUT",
-                   help="write the score and its metadata (counts, preset, features, weights sha256) here")
-    p.add_argument("--skip-bad-images", action="store_true",
-                   help="skip unreadable images (one warning with the count) instead of stopping")
+    p.add_argument("--output", "--json", dest="output", default=None, metavar="FILE",
+                   help="write the score and its metadata (counts, preset, features, weights sha256) "
+                        "as JSON here")
+    add_overwrite(p)
+    add_skip_bad_images(p)
     p.add_argument("--recursive", default=None, action=argparse.BooleanOptionalAction,
                    help="read folders recursively, any-case extensions (default: the preset's rule; "
                         "pytorch-fid: top level only, lower-case extensions)")
     p.add_argument("--cache-dir", default=None, metavar="DIR",
                    help="cache folder statistics here, keyed by the files and the extractor")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    return p.parse_args(normalize_flags(sys.argv[1:] if argv is None else argv, prefer="-"))
+    add_progress(p)
+    return parse(p, argv)
+
+
+def _weights(args: argparse.Namespace) -> str | None:
+    """The weights file of the selected feature network (one flag per network)."""
+    if args.weights_deprecated is not None:
+        warn("--weights is deprecated; use --inception-weights or --dinov2-weights")
+    other = "dinov2" if args.features == "inception" else "inception"
+    if getattr(args, f"{other}_weights") is not None:
+        raise UserInputError(f"--{other}-weights given, but --features is {args.features} "
+                             f"(use --{args.features}-weights)")
+    return getattr(args, f"{args.features}_weights") or args.weights_deprecated
 
 
 def _main(argv: list[str] | None) -> int:
     args = parse_args(argv)
+    weights = _weights(args)
+    if args.save_stats:
+        if not str(args.path[1]).lower().endswith(".npz"):
+            raise UserInputError(f"--save-stats: the second PATH must be an .npz file name, got {args.path[1]!r}")
+        output_file(args.path[1], "--save-stats OUT.npz", overwrite=args.overwrite)
+    output_file(args.output, overwrite=args.overwrite)
     from ..metrics.fid import _Context, fid_report, statistics_of
     from ..metrics.stats import save_statistics
 
@@ -78,12 +108,13 @@ def _main(argv: list[str] | None) -> int:
 
         accelerator = Accelerator()
     is_main = accelerator is None or accelerator.is_main_process
-    common = dict(features=args.features, preset=args.preset, weights=args.weights,
+    device = None if accelerator is not None else resolve_device(args.device)
+    common = dict(features=args.features, preset=args.fid_preset, weights=weights,
                   batch_size=args.batch_size, num_workers=args.num_workers,
-                  device=None if accelerator is not None else args.device,
+                  device=device,
                   accelerator=accelerator, progress=not args.no_progress,
                   skip_bad_images=args.skip_bad_images, recursive=args.recursive,
-                  cache_dir=args.cache_dir)
+                  cache_dir=args.cache_dir, flag=f"--{args.features}-weights")
     if args.save_stats:
         src, out = args.path
         if str(src).lower().endswith(".npz"):
@@ -112,10 +143,10 @@ def _main(argv: list[str] | None) -> int:
         print(f"{name}: {count}" + (f", {s} unreadable skipped" if s else ""))
     if args.kid:
         print(f"KID: {report['kid']:.6g} +- {report['kid_std']:.3g}")
-    if args.json:
+    if args.output:
         from ..files import atomic_save_json
 
-        atomic_save_json(report, args.json)
+        atomic_save_json(report, args.output)
     print(f"{report['metric']}: {report['value']}")
     return 0
 

@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from .. import weights as W
-from . import normalize_flags, run_cli
+from .common import make_parser, parse, run_cli
+
+
+def _resolve(name: str) -> tuple[object | None, str]:
+    """The file the library will actually use for ``name`` (no download), and a note."""
+    try:
+        if name == "lpips-alex":  # the lpips package's bundled copy is the last fallback
+            from ..metrics.lpips import resolve_lpips_weights
+
+            found = resolve_lpips_weights(None)
+            shipped = all(found != p for _, p in W.candidates(name))
+            return found, " (the copy bundled with the lpips package)" if shipped else ""
+        return W.resolve(name, download=False), ""
+    except W.WeightsNotFoundError:
+        return None, ""
 
 
 def _main(argv: list[str] | None) -> int:
-    p = argparse.ArgumentParser(prog="adaconv-weights", description=__doc__,
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = make_parser("adaconv-weights", __doc__)
     p.add_argument("names", nargs="*", help="only these registry names (default: all)")
-    args = p.parse_args(normalize_flags(sys.argv[1:] if argv is None else argv))
+    args = parse(p, argv)
     known = W.known_weights()
     names = args.names or sorted(known)
     for n in names:
@@ -22,13 +34,10 @@ def _main(argv: list[str] | None) -> int:
     missing = 0
     for n in names:
         e = known[n]
-        try:
-            found = W.resolve(n, download=False)
-        except W.WeightsNotFoundError:
-            found = None
+        found, note = _resolve(n)
         missing += found is None
         print(f"{n}: {e.filename} — {e.description}")
-        print(f"  status: {'FOUND ' + str(found) if found else 'missing'}")
+        print(f"  status: {'FOUND ' + str(found) + note if found else 'missing'}")
         for label, path in W.candidates(n):
             mark = "found" if path is not None and path.is_file() else ("not set" if path is None else "absent")
             print(f"  looked in {label}: {path if path is not None else '-'} ({mark})")

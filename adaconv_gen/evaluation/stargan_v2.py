@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
+from tqdm.auto import tqdm
 
 from ..data.domains import DomainDataset, check_domains, eval_transform
 from ..data.images import save_png
@@ -56,7 +58,7 @@ def evaluate(nets, train_dir: str | os.PathLike, val_dir: str | os.PathLike, *, 
              batch_size: int = 32, device: torch.device | str | None = None,
              output: str | os.PathLike | None = None, images_dir: str | os.PathLike | None = None,
              seed: int = 777, fid_batch_size: int = 50, progress: bool = False,
-             fid: bool = True) -> dict[str, Any]:
+             fid: bool = True, lpips: bool = True) -> dict[str, Any]:
     """Run the protocol with the (EMA) networks ``nets`` and return the numbers.
 
     Args:
@@ -78,6 +80,7 @@ def evaluate(nets, train_dir: str | os.PathLike, val_dir: str | os.PathLike, *, 
         fid_batch_size: Inception batch size.
         progress: show progress bars.
         fid: compute FID (False: LPIPS only, no Inception weights needed).
+        lpips: compute the LPIPS diversity (False: FID only, no LPIPS/AlexNet weights needed).
 
     Returns:
         ``{"FID_<mode>/<src>2<trg>": ..., "FID_<mode>/mean": ..., "LPIPS_<mode>/...": ...}`` plus
@@ -100,7 +103,7 @@ def evaluate(nets, train_dir: str | os.PathLike, val_dir: str | os.PathLike, *, 
     img_size = nets.config["img_size"]
     latent_dim = nets.config["latent_dim"]
     nets = nets.to(device).eval()
-    lpips = LPIPS.from_files(alexnet_weights, lpips_weights).to(device)
+    lpips_model = LPIPS.from_files(alexnet_weights, lpips_weights).to(device) if lpips else None
     extractor = build_extractor("inception", preset, fid_weights, device=device,
                                 flag="--inception-weights") if fid else None
     real_stats: dict[str, tuple] = {}  # each target domain's training statistics, computed once
@@ -122,6 +125,8 @@ def evaluate(nets, train_dir: str | os.PathLike, val_dir: str | os.PathLike, *, 
         images_dir = tmp
     images_dir = Path(images_dir)
     results: dict[str, Any] = {"preset": preset if fid else None, "num_outs": num_outs}
+    bar = tqdm(total=len(modes) * len(domains) * (len(domains) - 1), desc="translate", unit="task",
+               disable=not progress, file=sys.stderr, leave=False)
     try:
         for m in modes:
             gen = torch.Generator().manual_seed(seed)
@@ -148,17 +153,19 @@ def evaluate(nets, train_dir: str | os.PathLike, val_dir: str | os.PathLike, *, 
                         for j, o in enumerate(outs):
                             for k in range(o.size(0)):
                                 save_png(o[k], folder / f"{b0 + k + 1:04d}_{j + 1:02d}.png")
-                        if num_outs > 1:
-                            values.append(lpips_diversity(outs, lpips))
+                        if num_outs > 1 and lpips_model is not None:
+                            values.append(lpips_diversity(outs, lpips_model))
                     if values:
                         lp[f"LPIPS_{m}/{task}"] = sum(values) / len(values)
                     if fid:
                         fids[f"FID_{m}/{task}"] = fid_of(trg_name, folder)
+                    bar.update(1)
             for table, name in ((lp, "LPIPS"), (fids, "FID")):
                 if table:
                     table[f"{name}_{m}/mean"] = sum(table.values()) / len(table)
                 results.update(table)
     finally:
+        bar.close()
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
     if output is not None:

@@ -3,19 +3,21 @@
 Reports the training losses (Huang & Belongie 2017; Chandran et al. 2021) measured the same
 way for AdaConv and AdaIN (content: relu4_1 MSE against the *content image*; style: channel
 mean/std MSE over relu1_1 ... relu4_1), FID between the stylised images and the style set,
-and, when LPIPS weights are given, the LPIPS content distance and ArtFID (Wright & Ommer,
+and, with LPIPS on, the LPIPS content distance and ArtFID (Wright & Ommer,
 *ArtFID*, 2022): ``ArtFID = (1 + LPIPS) * (1 + FID)``.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from tqdm.auto import tqdm
 
 from ..data.images import list_images, load_image_tensor, to_uint8
 from ..errors import UserInputError
@@ -88,7 +90,7 @@ def evaluate_style_transfer(model, content: str | os.PathLike | Sequence, style:
                             device: str | torch.device | None = None, fid: bool = True,
                             fid_preset: str = "pytorch-fid", inception_weights: str | None = None,
                             lpips_weights: str | None = None, alexnet_weights: str | None = None,
-                            progress: bool = False) -> dict:
+                            progress: bool = False, lpips: bool | None = None) -> dict:
     """Stylise held-out pairs and measure them.
 
     Pair ``i`` is ``(contents[i % Nc], styles[i % Ns])`` for ``i < num_pairs`` (default
@@ -105,9 +107,12 @@ def evaluate_style_transfer(model, content: str | os.PathLike | Sequence, style:
         fid: compute FID(stylised, style set) with :mod:`adaconv_gen.metrics`.
         fid_preset: the metrics module's preset.
         inception_weights: FID Inception file (default: the resolver).
-        lpips_weights: LPIPS linear-layer file; with it LPIPS(content, stylised) and ArtFID.
+        lpips_weights: LPIPS linear-layer file (default: the resolver, then the ``lpips``
+            package's copy).
         alexnet_weights: AlexNet file for LPIPS (default: the resolver).
-        progress: show progress bars.
+        progress: show progress bars (on stderr).
+        lpips: compute LPIPS(content, stylised) and ArtFID; None: only when ``lpips_weights``
+            is given.
 
     Returns:
         JSON-ready dict: ``content_loss``, ``style_loss``, ``fid``, ``lpips_content``,
@@ -131,13 +136,14 @@ def evaluate_style_transfer(model, content: str | os.PathLike | Sequence, style:
     model = model.to(device).eval()
     enc = model.encoder
     lpips_model = None
-    if lpips_weights is not None:
+    if lpips if lpips is not None else lpips_weights is not None:
         from ..metrics import LPIPS
 
         lpips_model = LPIPS.from_files(alexnet_weights=alexnet_weights, lpips_weights=lpips_weights).to(device).eval()
 
     sum_c = sum_s = sum_lp = 0.0
     stylised = []
+    bar = tqdm(total=n, desc="stylize", unit="pair", disable=not progress, file=sys.stderr, leave=False)
     for start in range(0, n, batch_size):
         idx = range(start, min(n, start + batch_size))
         c = _load_all([cpaths[i % len(cpaths)] for i in idx], size).to(device)
@@ -151,6 +157,8 @@ def evaluate_style_transfer(model, content: str | os.PathLike | Sequence, style:
         if lpips_model is not None:
             sum_lp += lpips_model(y.clamp(-1, 1), c).flatten().sum().item()
         stylised.append(to_uint8(y).cpu())
+        bar.update(len(idx))
+    bar.close()
     result = {"model_type": getattr(model, "model_type", None), "num_pairs": n, "size": size,
               "num_content": len(cpaths), "num_style": len(spaths),
               "content_loss": sum_c / n, "style_loss": sum_s / n,

@@ -67,8 +67,11 @@ class _Context:
             if have is not None and str(have) != want:
                 raise UserInputError(
                     f"{str(path)!r} holds statistics computed with {key} {have!r}, but {key} "
-                    f"{want!r} was requested; pass --{key} {have} (or recompute the file)"
+                    f"{want!r} was requested; pass {_FLAGS[key]} {have} (or recompute the file)"
                 )
+
+
+_FLAGS = {"features": "--features", "preset": "--fid-preset"}
 
 
 def statistics_of(source, ctx: _Context, *, keep_features: bool = False,

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import UserInputError
-from ..weights import load_state_dict, resolve
+from ..weights import load_state_dict, mismatch_message, resolve
 
 __all__ = ["FIDInceptionV3", "load_fid_inception"]
 
@@ -232,17 +232,21 @@ def load_fid_inception(weights: str | os.PathLike | None = None, *,
     """
     path = resolve("inception-fid", weights, flag=flag)
     model = FIDInceptionV3()
-    _load_strict(model, load_state_dict(path), path)
+    named = flag if weights is not None else None
+    _load_strict(model, load_state_dict(path, flag=named), path, named, "FID Inception-v3")
     return model.eval().requires_grad_(False), str(path)
 
 
-def _load_strict(model: nn.Module, state_dict: dict, path) -> None:
-    """``load_state_dict(strict=True)``; a mismatch becomes a UserInputError naming the file."""
-    try:
-        model.load_state_dict(state_dict, strict=True)
-    except RuntimeError as e:
-        msg = str(e).splitlines()
-        raise UserInputError(
-            f"weights file {str(path)!r} does not match {type(model).__name__}: "
-            + " ".join(m.strip() for m in msg[:4])
-        ) from None
+def _load_strict(model: nn.Module, state_dict: dict, path, flag: str | None = None,
+                 network: str | None = None) -> None:
+    """``load_state_dict(strict=True)``; a mismatch becomes a one-line UserInputError naming the
+    file, what it seems to hold and a few of the missing / unexpected keys."""
+    own = model.state_dict()
+    wrong = [k for k in set(own) & set(state_dict)
+             if tuple(getattr(state_dict[k], "shape", ())) != tuple(own[k].shape)]
+    if set(own) != set(state_dict) or wrong:
+        msg = mismatch_message(path, state_dict, own, network or type(model).__name__, flag)
+        if wrong:
+            msg += f"; shape mismatch in {len(wrong)} (e.g. {sorted(wrong)[0]})"
+        raise UserInputError(msg)
+    model.load_state_dict(state_dict, strict=True)

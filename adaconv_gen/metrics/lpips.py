@@ -24,9 +24,9 @@ import torch
 from torch import nn
 
 from ..errors import UserInputError, WeightsNotFoundError
-from ..weights import load_state_dict, resolve
+from ..weights import load_state_dict, mismatch_message, resolve
 
-__all__ = ["LPIPS", "lpips_diversity"]
+__all__ = ["LPIPS", "lpips_diversity", "resolve_lpips_weights"]
 
 _CHANNELS = (64, 192, 384, 256, 256)
 _SLICES = ((0, 2), (2, 5), (5, 8), (8, 10), (10, 12))  # AlexNet features up to each ReLU
@@ -65,22 +65,24 @@ class LPIPS(nn.Module):
         """
         model = cls()
         alex_path = resolve("alexnet", alexnet_weights, flag="--alexnet-weights")
-        sd = load_state_dict(alex_path)
+        alex_flag = "--alexnet-weights" if alexnet_weights is not None else None
+        sd = load_state_dict(alex_path, flag=alex_flag)
         feats = {k[len("features."):]: v for k, v in sd.items() if k.startswith("features.")}
-        others = [k for k in sd if not k.startswith(("features.", "classifier."))]
+        own = {f"features.{k}" for k in model.features.state_dict()}
+        allowed = own | {k for k in sd if k.startswith("classifier.")}
+        if not own <= set(sd) or set(sd) - allowed:
+            raise UserInputError(mismatch_message(alex_path, sd, allowed, "torchvision AlexNet", alex_flag))
         try:
-            if others:
-                raise RuntimeError(f"unexpected keys {others[:3]}")
             model.features.load_state_dict(feats, strict=True)
         except RuntimeError as e:
-            raise UserInputError(f"{str(alex_path)!r} is not a torchvision AlexNet state dict: "
-                                 f"{str(e).splitlines()[0]}") from None
-        lin_path = _resolve_lpips_weights(lpips_weights)
-        sd = load_state_dict(lin_path)
+            raise UserInputError(f"{alex_flag or repr(str(alex_path))}: not the torchvision AlexNet weights "
+                                 f"({str(e).splitlines()[-1].strip()})") from None
+        lin_path = resolve_lpips_weights(lpips_weights)
+        lin_flag = "--lpips-weights" if lpips_weights is not None else None
+        sd = load_state_dict(lin_path, flag=lin_flag)
         want = {f"lin{k}.model.1.weight": (1, c, 1, 1) for k, c in enumerate(_CHANNELS)}
         if {k: tuple(v.shape) for k, v in sd.items()} != want:
-            raise UserInputError(f"{str(lin_path)!r} is not an LPIPS v0.1 AlexNet file "
-                                 f"(expected keys {sorted(want)})")
+            raise UserInputError(mismatch_message(lin_path, sd, want, "LPIPS v0.1 AlexNet", lin_flag))
         for k in range(len(_CHANNELS)):
             model.lin[k].weight.copy_(sd[f"lin{k}.model.1.weight"])
         model.paths = {"alexnet": str(alex_path), "lpips": str(lin_path)}
@@ -116,7 +118,13 @@ def _alexnet_features() -> nn.Sequential:
     )
 
 
-def _resolve_lpips_weights(path) -> Path:
+def resolve_lpips_weights(path: str | os.PathLike | None = None) -> Path:
+    """The LPIPS ``alex.pth`` that will be used: the resolver's file, else the copy bundled with
+    the ``lpips`` pip package when it is installed.
+
+    Raises:
+        WeightsNotFoundError: neither exists (or ``path`` does not).
+    """
     try:
         return resolve("lpips-alex", path, flag="--lpips-weights")
     except WeightsNotFoundError:

@@ -61,5 +61,6 @@ def load_torchvision_inception(weights: str | os.PathLike | None = None, *,
     """
     path = resolve("inception-torchvision", weights, flag=flag)
     model = TorchvisionInceptionFeatures()
-    _load_strict(model.net, load_state_dict(path), path)
+    named = flag if weights is not None else None
+    _load_strict(model.net, load_state_dict(path, flag=named), path, named, "torchvision Inception-v3")
     return model.eval().requires_grad_(False), str(path)
