@@ -19,7 +19,7 @@ content image's own descriptor (0 reproduces the content's own style, 1 the give
 ``save_pretrained(dir)`` / ``from_pretrained(dir)`` (``config.json`` + ``model.safetensors``,
 encoder included, so a saved model needs no VGG file).
 
-The choices PAPER.md marks *open* are constructor options (defaults in brackets): convs per
+The choices docs/paper.md marks *open* are constructor options (defaults in brackets): convs per
 decoder level [(1, 4, 2, 2), mirroring the AdaIN decoder], upsampling ["nearest"], padding
 ["reflect"], output activation ["none"]; style size mode ["any": adaptive pooling before the
 FC layer; "paper": the style is resized to 256x256 as published].
