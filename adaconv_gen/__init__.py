@@ -22,7 +22,7 @@ from .nn import (
 )
 from .nn.functional import adaptive_conv2d
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one place the version lives (pyproject reads it)
 
 __all__ = [
     "AdaConv",

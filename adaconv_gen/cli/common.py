@@ -336,13 +336,18 @@ def check_model_family(folder: str | Path, expected: str, flag: str = "--model",
     """
     folder = Path(folder)
     want = FAMILIES[expected][0]
+    found = []  # (folder, family) of each candidate holding a config.json
     for d in (folder, *(folder / s for s in subfolders)):
-        family, cfg = model_family(d) if (d / "config.json").is_file() else (None, None)
-        if cfg is None:
-            continue
-        if family is None or family == expected:
+        if (d / "config.json").is_file():
+            found.append((d, model_family(d)[0]))
+    for d, family in found:
+        if family == expected:
             return d
-        raise UserInputError(f"{flag} {folder}: holds {FAMILIES[family][0]}, but this tool expects {want}")
+    for _, family in found:
+        if family is not None:
+            raise UserInputError(f"{flag} {folder}: holds {FAMILIES[family][0]}, but this tool expects {want}")
+    if found:  # a config of no known family: the loader says what is wrong with it
+        return found[0][0]
     raise UserInputError(f"{flag} {folder}: no config.json (not a model folder); expected {want}, "
                          "e.g. a run's O/model folder")
 
