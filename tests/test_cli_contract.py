@@ -313,3 +313,38 @@ def test_underscore_spellings_and_aliases(models, tmp_path, capsys):
                        "--latent", "1", "--domain", "dots", "--output_dir", out, "--no_progress", capsys=capsys)
     assert code == 0, err
     assert len(files_under(out)) == 2
+
+
+def _tool_examples():
+    """Every ``adaconv-*`` command line in the README's and docs' shell blocks."""
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    out = []
+    for page in [repo / "README.md", *sorted((repo / "docs").glob("*.md"))]:
+        for lang, block in re.findall(r"^```(\w*)\n(.*?)^```", page.read_text(), flags=re.S | re.M):
+            if lang not in ("bash", "sh", ""):
+                continue
+            for line in block.replace("\\\n", " ").splitlines():
+                line = line.split(" #")[0].strip()
+                if line.startswith("adaconv-") and line.split()[0] in TOOLS:
+                    out.append((page.name, line))
+    return out
+
+
+def test_docs_examples_use_the_tools_current_flags(monkeypatch):
+    import shlex
+
+    examples = _tool_examples()
+    assert {tool for _, line in examples for tool in [line.split()[0]]} >= set(TOOLS) - {"adaconv-weights"}
+    for page, line in examples:
+        tool, *argv = shlex.split(line)
+        if tool == "adaconv-weights":
+            continue
+        mod = importlib.import_module(f"adaconv_gen.cli.{TOOLS[tool]}")
+        try:
+            args = mod.parse_args(argv)
+        except SystemExit:
+            pytest.fail(f"{page}: {line!r} does not parse")
+        deprecated = {k: v for k, v in vars(args).items() if k.endswith("_deprecated") and v is not None}
+        assert not deprecated, f"{page}: {line!r} uses a deprecated spelling {deprecated}"
