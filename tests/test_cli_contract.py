@@ -348,3 +348,18 @@ def test_docs_examples_use_the_tools_current_flags(monkeypatch):
             pytest.fail(f"{page}: {line!r} does not parse")
         deprecated = {k: v for k, v in vars(args).items() if k.endswith("_deprecated") and v is not None}
         assert not deprecated, f"{page}: {line!r} uses a deprecated spelling {deprecated}"
+
+
+def test_model_may_name_the_run_folder(models, tmp_path, capsys):
+    """``--model O`` finds ``O/model`` (the run's export) past the run's own config.json."""
+    import json
+    import shutil
+
+    root, _, _ = models
+    run_dir = tmp_path / "run"
+    shutil.copytree(root / "stylegan", run_dir / "model")
+    (run_dir / "config.json").write_text(json.dumps({"learning_rate": 0.002, "output_dir": str(run_dir)}))
+    code, _, err = run("adaconv-stylegan-sample", "--model", run_dir, "--output-dir", tmp_path / "s", "--num", "1",
+                       "--no-progress", capsys=capsys)
+    assert code == 0, err
+    assert files_under(tmp_path / "s") == ["seed0-000000.png"]

@@ -53,6 +53,7 @@ __all__ = [
     "check_new_files",
     "check_images",
     "FAMILIES",
+    "MODEL_SUBFOLDERS",
     "WEIGHTS_FLAGS",
 ]
 
@@ -288,6 +289,16 @@ FAMILIES: dict[str, tuple[str, Callable[[dict], bool]]] = {
 }
 
 
+#: Subfolders where a family's model may sit inside the folder a user names: a run's exported
+#: ``model/``, a checkpoint's EMA networks ``ema/``, the ``final/`` / ``generator/`` exports of
+#: earlier runs.
+MODEL_SUBFOLDERS: dict[str, tuple[str, ...]] = {
+    "stylegan": ("model", "generator"),
+    "style-transfer": ("model",),
+    "stargan-v2": ("model", "ema", "final"),
+}
+
+
 def model_folder(value: str, flag: str = "--model") -> Path:
     """The folder a ``--model`` value names.
 
@@ -326,9 +337,9 @@ def model_family(folder: str | Path) -> tuple[str | None, Path | None]:
 
 
 def check_model_family(folder: str | Path, expected: str, flag: str = "--model", *,
-                       subfolders: Sequence[str] = ("model",)) -> Path:
+                       subfolders: Sequence[str] | None = None) -> Path:
     """The folder holding the ``expected`` family's ``config.json`` (``folder`` itself or one of
-    ``subfolders``, e.g. a run's ``model/``).
+    ``subfolders``, default :data:`MODEL_SUBFOLDERS` of the family, e.g. a run's ``model/``).
 
     Raises:
         UserInputError: no ``config.json`` there, or one of another family (what the folder
@@ -336,14 +347,16 @@ def check_model_family(folder: str | Path, expected: str, flag: str = "--model",
     """
     folder = Path(folder)
     want = FAMILIES[expected][0]
-    found = []  # (folder, family) of each candidate holding a config.json
+    subfolders = MODEL_SUBFOLDERS.get(expected, ("model",)) if subfolders is None else subfolders
+    found = []  # (folder, family, has weights) of each candidate holding a config.json
     for d in (folder, *(folder / s for s in subfolders)):
         if (d / "config.json").is_file():
-            found.append((d, model_family(d)[0]))
-    for d, family in found:
-        if family == expected:
-            return d
-    for _, family in found:
+            found.append((d, model_family(d)[0], any(d.glob("*.safetensors"))))
+    for want_weights in (True, False):
+        for d, family, has_weights in found:
+            if family == expected and (has_weights or not want_weights):
+                return d
+    for _, family, _ in found:
         if family is not None:
             raise UserInputError(f"{flag} {folder}: holds {FAMILIES[family][0]}, but this tool expects {want}")
     if found:  # a config of no known family: the loader says what is wrong with it

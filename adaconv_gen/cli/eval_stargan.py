@@ -66,8 +66,8 @@ def _main(argv=None) -> int:
     from .common import output_dir
 
     model = Path(args.model).expanduser()
-    if not model.is_file():
-        check_model_family(model_folder(args.model), "stargan-v2", subfolders=("ema", "model"))
+    if not model.is_file():  # a folder (an official checkpoint file is read as such)
+        model = check_model_family(model_folder(args.model), "stargan-v2")
     if args.no_fid and not args.lpips:
         raise UserInputError("--no-fid with --no-lpips leaves nothing to measure")
     default = (model.parent if model.is_file() else model) / f"eval_{args.mode}.json"

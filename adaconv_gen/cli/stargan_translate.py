@@ -90,7 +90,7 @@ def _main(argv=None) -> int:
     out = output_dir(args)
     model = Path(args.model).expanduser()
     if not model.is_file():  # a folder (an official checkpoint file is read as such)
-        check_model_family(model_folder(args.model), "stargan-v2", subfolders=("ema", "model"))
+        model = check_model_family(model_folder(args.model), "stargan-v2")
     srcs = list_images(args.src)
     if not srcs:
         raise UserInputError(f"--src {args.src}: no images there")
