@@ -262,7 +262,7 @@ def guess_network(state_dict: dict) -> str:
             return "torchvision's ImageNet Inception-v3"
         return "the FID Inception-v3 (pytorch-fid)"
     if has("lin0.model"):
-        return "the LPIPS linear layers"
+        return "the LPIPS v0.1 linear layers"
     if has("patch_embed") and has("blocks."):
         return "a vision transformer (e.g. DINOv2)"
     if has("features.") and has("classifier."):
@@ -288,15 +288,21 @@ def mismatch_message(path: str | os.PathLike, state_dict: dict, expected: set[st
     missing = sorted(expected - set(state_dict))
     unexpected = sorted(set(state_dict) - expected)
     where = f"{flag} {path}" if flag else repr(str(path))
+
+    def count(n: int, what: str) -> str:
+        return f"{n} key{'s' if n != 1 else ''} {what}"
+
     parts = []
     if missing:
-        parts.append(f"{len(missing)} keys missing (e.g. {', '.join(missing[:3])})")
+        parts.append(f"{count(len(missing), 'missing')} (e.g. {', '.join(missing[:3])})")
     if unexpected:
-        parts.append(f"{len(unexpected)} unexpected (e.g. {', '.join(unexpected[:3])})")
+        parts.append(f"{count(len(unexpected), 'unexpected')} (e.g. {', '.join(unexpected[:3])})")
     if not parts:
         parts.append("the keys match but some shapes differ")
-    return (f"{where}: not the {network} weights; it seems to hold {guess_network(state_dict)}: "
-            + ", ".join(parts))
+    held = guess_network(state_dict)
+    if network.lower() in held.lower():  # the right network, altered or incomplete
+        return f"{where}: does not match the {network} weights: " + ", ".join(parts)
+    return f"{where}: not the {network} weights; it seems to hold {held}: " + ", ".join(parts)
 
 
 # The files every part of the library uses. Environment variables follow ADACONV_<NAME>_WEIGHTS.

@@ -73,7 +73,7 @@ def test_lpips_missing_and_bad_files(reference_and_files, tmp_path, monkeypatch)
         LPIPS.from_files()
     bad = tmp_path / "alex.pth"
     torch.save({"lin0.model.1.weight": torch.zeros(1, 3, 1, 1)}, bad)
-    with pytest.raises(UserInputError, match="not a torchvision AlexNet state dict"):
+    with pytest.raises(UserInputError, match="not the torchvision AlexNet weights; it seems to hold the LPIPS v0.1 linear layers: 10 keys missing"):
         LPIPS.from_files(bad, SHIPPED)
-    with pytest.raises(UserInputError, match="not an LPIPS v0.1 AlexNet file"):
+    with pytest.raises(UserInputError, match="does not match the LPIPS v0.1 linear layers weights: 4 keys missing"):
         LPIPS.from_files(alex, bad)

@@ -175,10 +175,11 @@ WEIGHTS_FLAGS = {
 }
 
 
-def add_model(p: argparse.ArgumentParser, what: str, *aliases: str) -> None:
-    """``--model PATH`` (required): the model folder, ``dest="model"``."""
+def add_model(p: argparse.ArgumentParser, what: str, *aliases: str, also: str = "") -> None:
+    """``--model PATH`` (required, ``dest="model"``): ``what`` the tool reads, from a model folder
+    (``also``: other accepted forms, e.g. ", or an official *_nets_ema.ckpt file")."""
     p.add_argument("--model", *aliases, dest="model", required=True, metavar="PATH",
-                   help=f"{what} (a run's O/model folder, or a save_pretrained folder)")
+                   help=f"{what}: a model folder (a run's O/model, or a save_pretrained folder){also}")
 
 
 def add_device(p: argparse.ArgumentParser) -> None:

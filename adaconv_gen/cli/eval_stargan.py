@@ -18,6 +18,7 @@ from .common import (
     add_device,
     add_fid_preset,
     add_lpips,
+    add_model,
     add_overwrite,
     add_progress,
     add_weights,
@@ -37,9 +38,8 @@ __all__ = ["main", "parse_args"]
 def parse_args(argv=None):
     """Command-line flags (hyphens; underscores accepted too)."""
     p = make_parser("adaconv-eval-stargan", __doc__)
-    p.add_argument("--model", "--checkpoint", dest="model", required=True, metavar="PATH",
-                   help="StarGAN v2 model folder (a run's O/model, checkpoint-<step>, save_pretrained) "
-                        "or an official *_nets_ema.ckpt file")
+    add_model(p, "StarGAN v2 networks", "--checkpoint",
+              also=", a checkpoint-<step> folder, or an official *_nets_ema.ckpt file")
     p.add_argument("--train-dir", required=True, help="training images <dir>/<domain>/* (FID reference)")
     p.add_argument("--val-dir", required=True, help="validation images <dir>/<domain>/* (sources, references)")
     p.add_argument("--mode", choices=["latent", "reference", "both"], default="both", help="style source")
@@ -62,7 +62,7 @@ def parse_args(argv=None):
 
 def _main(argv=None) -> int:
     args = parse_args(argv)
-    from ..errors import UserInputError
+    from ..errors import UserInputError, WeightsNotFoundError
     from .common import output_dir
 
     model = Path(args.model).expanduser()
@@ -81,11 +81,14 @@ def _main(argv=None) -> int:
     from ..models.stargan_v2 import load_for_inference
 
     nets = load_for_inference(model, wing_weights=args.wing_weights)
-    res = evaluate(nets, args.train_dir, args.val_dir, mode=args.mode, num_outs=args.num_outs,
-                   preset=args.fid_preset, fid_weights=args.inception_weights, lpips_weights=args.lpips_weights,
-                   alexnet_weights=args.alexnet_weights, batch_size=args.batch_size, device=device,
-                   output=output, images_dir=images, seed=args.seed, progress=not args.no_progress,
-                   fid=not args.no_fid, lpips=args.lpips)
+    try:
+        res = evaluate(nets, args.train_dir, args.val_dir, mode=args.mode, num_outs=args.num_outs,
+                       preset=args.fid_preset, fid_weights=args.inception_weights,
+                       lpips_weights=args.lpips_weights, alexnet_weights=args.alexnet_weights,
+                       batch_size=args.batch_size, device=device, output=output, images_dir=images,
+                       seed=args.seed, progress=not args.no_progress, fid=not args.no_fid, lpips=args.lpips)
+    except WeightsNotFoundError as e:
+        raise WeightsNotFoundError(f"{e} (or pass --no-fid / --no-lpips to skip that metric)") from None
     print(json.dumps(res, indent=2))
     print(f"written to {output}", file=sys.stderr)
     return 0

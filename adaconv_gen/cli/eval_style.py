@@ -41,7 +41,7 @@ __all__ = ["main", "parse_args"]
 def parse_args(argv: list[str] | None = None):
     """Command-line flags (hyphens; underscores accepted too)."""
     p = make_parser("adaconv-eval-style", __doc__)
-    add_model(p, "style-transfer model folder")
+    add_model(p, "the style-transfer model")
     p.add_argument("--content", nargs="+", required=True, help="held-out content images (files or folders)")
     p.add_argument("--style", nargs="+", required=True, help="held-out style images (files or folders)")
     p.add_argument("--size", type=int, default=256, help="evaluation size (short-side resize, centre crop)")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .common import (
     add_device,
+    add_model,
     add_output_dir,
     add_progress,
     add_skip_bad_images,
@@ -42,9 +43,8 @@ __all__ = ["main", "parse_args"]
 def parse_args(argv=None):
     """Command-line flags (hyphens; underscores accepted too)."""
     p = make_parser("adaconv-stargan-translate", __doc__)
-    p.add_argument("--model", "--checkpoint", dest="model", required=True, metavar="PATH",
-                   help="StarGAN v2 model folder (a run's O/model, checkpoint-<step>, save_pretrained) "
-                        "or an official *_nets_ema.ckpt file")
+    add_model(p, "StarGAN v2 networks", "--checkpoint",
+              also=", a checkpoint-<step> folder, or an official *_nets_ema.ckpt file")
     p.add_argument("--src", required=True, help="source image or folder")
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--ref", help="reference image or folder (its style is used)")

@@ -44,7 +44,7 @@ __all__ = ["main", "parse_args"]
 def parse_args(argv: list[str] | None = None):
     """Command-line flags (hyphens; underscores accepted too)."""
     p = make_parser("adaconv-stylegan-sample", __doc__)
-    add_model(p, "StyleGAN generator folder")
+    add_model(p, "the StyleGAN generator")
     p.add_argument("--output", default=None, metavar="FILE", help="write one PNG grid here")
     add_output_dir(p, "write one PNG per image into this folder", required=False)
     p.add_argument("--outdir", dest="output_dir_deprecated", default=None, help=argparse.SUPPRESS)

@@ -45,7 +45,7 @@ __all__ = ["main", "parse_args"]
 def parse_args(argv: list[str] | None = None):
     """Command-line flags (hyphens; underscores accepted too)."""
     p = make_parser("adaconv-stylize", __doc__)
-    add_model(p, "style-transfer model folder")
+    add_model(p, "the style-transfer model")
     p.add_argument("--content", nargs="+", required=True, help="content image files or folders")
     p.add_argument("--style", nargs="+", required=True, help="style image files or folders")
     add_output_dir(p, "output folder for the stylized images", deprecated_output=True)

@@ -82,7 +82,7 @@ class LPIPS(nn.Module):
         sd = load_state_dict(lin_path, flag=lin_flag)
         want = {f"lin{k}.model.1.weight": (1, c, 1, 1) for k, c in enumerate(_CHANNELS)}
         if {k: tuple(v.shape) for k, v in sd.items()} != want:
-            raise UserInputError(mismatch_message(lin_path, sd, want, "LPIPS v0.1 AlexNet", lin_flag))
+            raise UserInputError(mismatch_message(lin_path, sd, want, "LPIPS v0.1 linear layers", lin_flag))
         for k in range(len(_CHANNELS)):
             model.lin[k].weight.copy_(sd[f"lin{k}.model.1.weight"])
         model.paths = {"alexnet": str(alex_path), "lpips": str(lin_path)}
