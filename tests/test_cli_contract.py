@@ -363,3 +363,16 @@ def test_model_may_name_the_run_folder(models, tmp_path, capsys):
                        "--no-progress", capsys=capsys)
     assert code == 0, err
     assert files_under(tmp_path / "s") == ["seed0-000000.png"]
+
+
+@pytest.mark.parametrize("tool", ["adaconv-stylegan-sample", "adaconv-stylize", "adaconv-stargan-translate"])
+def test_progress_on_stderr_unless_no_progress(tool, models, tmp_path, capsys):
+    root, data, _ = models
+    argv = {"adaconv-stylegan-sample": ["--model", root / "stylegan", "--num", "3", "--batch-size", "1"],
+            "adaconv-stylize": ["--model", root / "style", "--content", root / "content", "--style", root / "styles"],
+            "adaconv-stargan-translate": ["--model", root / "stargan", "--src", data / "val" / "dots", "--latent", "1",
+                                          "--domain", "dots"]}[tool]
+    code, out, err = run(tool, *argv, "--output-dir", tmp_path / "a", capsys=capsys)
+    assert code == 0 and "%|" in err and "%|" not in out  # a tqdm bar, on stderr only
+    code, out, err = run(tool, *argv, "--output-dir", tmp_path / "b", "--no-progress", capsys=capsys)
+    assert code == 0 and err == ""
