@@ -235,6 +235,7 @@ def test_card_without_recipe_says_so(tmp_path):
     m.save_pretrained(tmp_path / "m")
     meta, text = _card(tmp_path / "m")
     assert meta["license"] == "mit" and {"style-transfer", "adain"} <= set(meta["tags"])
+    assert text.lstrip().startswith("# AdaIN style transfer") and "pipeline check (random VGG-19" in text
     assert "adaconv_gen" not in meta
     assert "Not recorded: this folder was not written by a training recipe." in text
     assert "No evaluation recorded." in text
@@ -412,3 +413,35 @@ def test_hub_id_resolves_offline_from_the_cache(tmp_path, layout):
         assert out["image"] == G(z, noise_mode="const").flatten().tolist()
     assert out["stargan_license_config"] is None
     assert out["error"] == "--model user/not-cached: no such folder, and not a Hub id in the local cache"
+
+
+def test_push_to_hub_uploads_the_saved_folder_with_its_card(tmp_path, monkeypatch):
+    """push_to_hub goes through save_pretrained (card included); the Hub API is replaced by a
+    recorder, so nothing leaves the machine."""
+    import huggingface_hub.hub_mixin as hm
+
+    uploads = []
+
+    class FakeApi:
+        def __init__(self, token=None):
+            pass
+
+        def create_repo(self, repo_id, private=None, exist_ok=False):
+            return type("Repo", (), {"repo_id": repo_id})()
+
+        def upload_folder(self, *, repo_id, folder_path, **kwargs):
+            folder = Path(folder_path)
+            uploads.append((repo_id, {p.name: p.read_bytes() for p in folder.iterdir()}))
+            return f"https://huggingface.co/{repo_id}/commit/0"
+
+    monkeypatch.setattr(hm, "HfApi", FakeApi)
+    G = _stylegan()
+    G.save_pretrained(tmp_path / "g", training=TRAINING)
+    H = Generator.from_pretrained(tmp_path / "g")
+    assert H.push_to_hub("user/tiny").endswith("/commit/0")
+    (repo_id, files), = uploads
+    assert repo_id == "user/tiny" and sorted(files) == ["README.md", "config.json", "model.safetensors"]
+    assert files["config.json"] == (tmp_path / "g" / "config.json").read_bytes()
+    assert files["model.safetensors"] == (tmp_path / "g" / "model.safetensors").read_bytes()
+    assert TRAINING["command"].encode() in files["README.md"]  # the training record travels
+    assert b'from_pretrained("user/tiny")' in files["README.md"]

@@ -229,6 +229,17 @@ class HubModel(PyTorchModelHubMixin, library_name="adaconv-gen", license=PROJECT
             self.push_to_hub(repo_id or folder.name, config=cfg, model_card_kwargs=card_kwargs, **push_to_hub_kwargs)
         return folder
 
+    def push_to_hub(self, repo_id: str, *, model_card_kwargs: dict[str, Any] | None = None, **kwargs) -> str:
+        """Save into a temporary folder and upload it to the Hub repository ``repo_id`` (created if
+        needed): the mixin's ``push_to_hub`` (``private``, ``token``, ``commit_message``,
+        ``branch``, ``create_pr``, ...), with the card's loading snippet naming ``repo_id``.
+
+        Returns:
+            The URL of the commit.
+        """
+        return super().push_to_hub(repo_id, model_card_kwargs={"repo_id": repo_id, **(model_card_kwargs or {})},
+                                   **kwargs)
+
     def _save_pretrained(self, save_directory: Path) -> None:
         from safetensors.torch import save_file
 

@@ -316,8 +316,11 @@ class StyleTransferModel(nn.Module, HubModel):
         return model
 
     def card_title(self) -> str:
-        return {"adaconv": "AdaConv style transfer (Chandran et al., CVPR 2021)",
-                "adain": "AdaIN style transfer (Huang & Belongie, ICCV 2017)"}.get(self.model_type, "Style transfer")
+        title = {"adaconv": "AdaConv style transfer (Chandran et al., CVPR 2021)",
+                 "adain": "AdaIN style transfer (Huang & Belongie, ICCV 2017)"}.get(self.model_type, "Style transfer")
+        if self.encoder.weights_source == "random":
+            title += ", a pipeline check (random VGG-19 encoder, not a quality result)"
+        return title
 
     def card_tags(self) -> list[str]:
         return ["style-transfer", self.model_type, "image-to-image"]
