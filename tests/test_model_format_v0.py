@@ -68,3 +68,19 @@ def test_style_transfer_v0_config_loads(tmp_path):
     c, s = torch.rand(1, 3, 24, 24, generator=g) * 2 - 1, torch.rand(1, 3, 16, 16, generator=g) * 2 - 1
     with torch.no_grad():
         assert torch.equal(m2(c, s), m(c, s))
+
+
+def test_v0_folder_saved_again_is_in_the_hub_format(tmp_path, expected):
+    G = Generator.from_pretrained(V0 / "stylegan")
+    G.save_pretrained(tmp_path / "g")
+    cfg = json.loads((tmp_path / "g" / "config.json").read_text())
+    assert "architecture" not in cfg and cfg["modulation"] == "adaconv"
+    assert (tmp_path / "g" / "README.md").read_text().startswith("---\nlibrary_name: adaconv-gen\n")
+    with torch.no_grad():
+        assert torch.equal(Generator.from_pretrained(tmp_path / "g")(expected["zg"], truncation_psi=0.7,
+                                                                       noise_mode="const"),
+                           expected["stylegan_image"])
+    nets = sg.from_pretrained(V0 / "stargan_v2")
+    nets.save_pretrained(tmp_path / "s")
+    same = json.loads((V0 / "stargan_v2" / "config.json").read_text())  # the same hyper-parameters
+    assert json.loads((tmp_path / "s" / "config.json").read_text()) == same
