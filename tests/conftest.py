@@ -1,4 +1,4 @@
-"""Shared test set-up: offline, an empty torch hub cache, and a runner for recipes."""
+"""Shared test set-up: offline, empty torch hub and Hugging Face caches, and a runner for recipes."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ import torch
 # Nothing in the tests may download, or find a developer's own weights by accident.
 os.environ["ADACONV_OFFLINE"] = "1"
 os.environ["TORCH_HOME"] = tempfile.mkdtemp(prefix="adaconv-torch-home-")
+os.environ["HF_HUB_OFFLINE"] = "1"  # Hub ids resolve from an empty cache, never from the network
+os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="adaconv-hf-home-")
+os.environ.pop("HF_HUB_CACHE", None)
 for _k in list(os.environ):
     if _k.startswith("ADACONV_") and _k.endswith("_WEIGHTS") or _k == "ADACONV_WEIGHTS_DIR":
         del os.environ[_k]

@@ -312,7 +312,7 @@ def test_save_load_round_trip(tiny_models, kind, tmp_path):
     m.save_pretrained(tmp_path / "m")
     cfg = json.loads((tmp_path / "m" / "config.json").read_text())
     assert cfg["model_type"] == kind and cfg["channels"] == [512, 16, 8, 4]
-    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["config.json", "model.safetensors"]
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["README.md", "config.json", "model.safetensors"]
     m2 = type(m).from_pretrained(tmp_path / "m")
     assert type(m2) is type(m)
     sd1, sd2 = m.state_dict(), m2.state_dict()

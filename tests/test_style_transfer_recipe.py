@@ -189,7 +189,7 @@ def test_stylize_errors(case, data, tiny_model_dir, tmp_path, capsys):
     model = tmp_path / "nothing" if case == "no_model" else tiny_model_dir
     code, cap = _stylize(["--model", model, *argv, "--output-dir", tmp_path / "o"], capsys)
     assert code == 2 and "Traceback" not in cap.err
-    expect = {"bad_content": "broken.png", "bad_style": "broken.png", "no_model": "--model",
+    expect = {"bad_content": "broken.png", "bad_style": "broken.png", "no_model": "nothing: no such folder, and not a Hub id in the local cache",
               "weights_count": "--style-weights", "alpha": "--alpha", "tiny_style": "tiny.png"}[case]
     assert expect in cap.err
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())

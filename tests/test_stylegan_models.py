@@ -183,7 +183,7 @@ def test_save_pretrained_roundtrip(tmp_path, modulation):
     G = build(8, modulation=modulation, **SMALL)
     G.mapping.w_avg.normal_()
     G.save_pretrained(tmp_path / "g")
-    assert sorted(p.name for p in (tmp_path / "g").iterdir()) == ["config.json", "model.safetensors"]
+    assert sorted(p.name for p in (tmp_path / "g").iterdir()) == ["README.md", "config.json", "model.safetensors"]
     H = Generator.from_pretrained(tmp_path / "g")
     assert H.config == G.config
     z = torch.randn(2, 16)

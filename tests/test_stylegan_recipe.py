@@ -72,4 +72,4 @@ def test_sample_tool_reports_missing_model(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         sample_main(["--model", str(tmp_path / "nope"), "--output", str(tmp_path / "g.png")])
     assert e.value.code == 2
-    assert "--model" in capsys.readouterr().err
+    assert "nope: no such folder, and not a Hub id in the local cache" in capsys.readouterr().err

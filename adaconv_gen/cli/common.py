@@ -282,7 +282,8 @@ def progress_bar(iterable: Iterable | None = None, *, total: int | None = None, 
 #: Model families by what their ``config.json`` holds: (name, what it is, test).
 FAMILIES: dict[str, tuple[str, Callable[[dict], bool]]] = {
     "stylegan": ("a StyleGAN generator (adaconv-stylegan-sample)",
-                 lambda c: "stylegan" in str(c.get("architecture", "")).lower()),
+                 lambda c: "stylegan" in str(c.get("architecture", "")).lower()
+                 or ("n_mlp" in c and "num_domains" not in c)),
     "style-transfer": ("a style-transfer model (adaconv-stylize, adaconv-eval-style)",
                        lambda c: "model_type" in c),
     "stargan-v2": ("StarGAN v2 networks (adaconv-stargan-translate, adaconv-eval-stargan)",
@@ -303,18 +304,19 @@ MODEL_SUBFOLDERS: dict[str, tuple[str, ...]] = {
 def model_folder(value: str, flag: str = "--model") -> Path:
     """The folder a ``--model`` value names.
 
-    An existing folder is returned as is; anything else is one error line naming both
-    readings of the value (a folder, or a Hub id ``user/name``).
+    An existing folder is returned as is; a Hub id ``user/name`` is resolved by
+    :func:`adaconv_gen.models.hub.resolve_model_source` (offline: from the local Hugging Face
+    cache); anything else is one error line naming both readings of the value.
 
     Raises:
         UserInputError: neither an existing folder nor a resolvable Hub id; or a file.
     """
     p = Path(value).expanduser()
-    if p.is_dir():
-        return p
-    if p.exists():
+    if p.exists() and not p.is_dir():
         raise UserInputError(f"{flag} {value}: is a file, not a model folder")
-    raise UserInputError(f"{flag} {value}: no such folder, and not a Hub id in the local cache")
+    from ..models.hub import resolve_model_source
+
+    return resolve_model_source(value, flag)
 
 
 def model_family(folder: str | Path) -> tuple[str | None, Path | None]:

@@ -16,7 +16,8 @@ what the network needs and cropped back, so the output has the content's exact s
 :meth:`~StyleTransferModel.encode_style` giving a style descriptor, descriptor interpolation
 between several styles, a style strength ``alpha`` that blends the style's descriptor with the
 content image's own descriptor (0 reproduces the content's own style, 1 the given style), and
-``save_pretrained(dir)`` / ``from_pretrained(dir)`` (``config.json`` + ``model.safetensors``,
+``save_pretrained(dir)`` / ``from_pretrained(dir or "user/name")`` / ``push_to_hub`` (the Hub
+format of :mod:`adaconv_gen.models.hub`: ``config.json`` + ``model.safetensors`` + model card,
 encoder included, so a saved model needs no VGG file).
 
 The choices docs/paper.md marks *open* are constructor options (defaults in brackets): convs per
@@ -36,16 +37,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import UserInputError
 from ..nn.adaconv2d import AdaConv2d
 from ..nn.kernel_predictor import KernelPredictor
-from .pretrained_files import (
-    CONFIG_NAME,
-    WEIGHTS_NAME,
-    read_pretrained_config,
-    read_pretrained_weights,
-    write_pretrained,
-)
+from .hub import HubModel
 from .vgg import VGGEncoder
 
 __all__ = [
@@ -134,13 +128,15 @@ def _decoder_levels(channels: Sequence[int], convs_per_level: Sequence[int],
     return levels
 
 
-class StyleTransferModel(nn.Module):
+class StyleTransferModel(nn.Module, HubModel):
     """What AdaConv and AdaIN style transfer share: encoder, decoder convs, sizes, I/O.
 
     Subclasses define :meth:`descriptor_from_features` and :meth:`decode`.
     """
 
     model_type = "base"
+    hub_what = "style-transfer model"
+    pipeline_tag = "image-to-image"
 
     def __init__(self, *, vgg_weights: str | os.PathLike | None = None,
                  channels: Sequence[int] = (512, 256, 128, 64),
@@ -298,20 +294,42 @@ class StyleTransferModel(nn.Module):
         """Constructor arguments (without the weights source) plus ``model_type``."""
         return {"model_type": self.model_type, **self.config}
 
-    def save_pretrained(self, directory: str | os.PathLike) -> Path:
-        """Write ``config.json`` and ``model.safetensors`` (encoder included) atomically."""
-        cfg = self.get_config()
-        cfg["encoder_weights"] = self.encoder.weights_source and Path(self.encoder.weights_source).name
-        return write_pretrained(directory, cfg, self.state_dict(), {"model_type": self.model_type})
+    def hub_config(self) -> dict:
+        """:meth:`get_config` plus ``encoder_weights``: ``"random"`` for a random VGG-19 encoder
+        (a pipeline check), else ``"vgg19"`` (the file's path is not stored)."""
+        random = self.encoder.weights_source == "random"
+        return {**self.get_config(), "encoder_weights": "random" if random else "vgg19"}
 
     @classmethod
-    def from_pretrained(cls, directory: str | os.PathLike, map_location: str | torch.device = "cpu") -> StyleTransferModel:
-        """Load a model written by :meth:`save_pretrained` (the class comes from ``config.json``).
+    def _from_hub_config(cls, config: dict, folder: Path) -> StyleTransferModel:
+        cfg = dict(config)
+        kind = cfg.pop("model_type")
+        encoder_weights = cfg.pop("encoder_weights", None)
+        if cls.model_type != "base" and kind != cls.model_type:
+            raise ValueError(f"model_type {kind!r}, not {cls.model_type!r} "
+                             "(StyleTransferModel.from_pretrained loads either)")
+        model = create_style_transfer_model(kind, vgg_weights="none", **cfg)
+        model.encoder.weights_source = "random" if encoder_weights == "random" else "from_pretrained"
+        if encoder_weights == "random":
+            warnings.warn(f"{str(folder)!r} was trained with a random VGG-19 encoder (--vgg_weights random): "
+                          "its outputs are a pipeline check, not a quality result", stacklevel=2)
+        return model
 
-        Raises:
-            UserInputError: missing or unreadable files (named).
-        """
-        return load_style_transfer_model(directory, map_location)
+    def card_title(self) -> str:
+        title = {"adaconv": "AdaConv style transfer (Chandran et al., CVPR 2021)",
+                 "adain": "AdaIN style transfer (Huang & Belongie, ICCV 2017)"}.get(self.model_type, "Style transfer")
+        if self.encoder.weights_source == "random":
+            title += ", a pipeline check (random VGG-19 encoder, not a quality result)"
+        return title
+
+    def card_tags(self) -> list[str]:
+        return ["style-transfer", self.model_type, "image-to-image"]
+
+    def card_usage(self) -> str:
+        return ('from adaconv_gen.models.style_transfer import StyleTransferModel\n\n'
+                'model = StyleTransferModel.from_pretrained("{repo_id}")\n'
+                'out = model.stylize(content, style)  # (B, 3, H, W) images in [-1, 1]\n'
+                '# or: adaconv-stylize --model {repo_id} ...')
 
 
 class AdaConvStyleTransfer(StyleTransferModel):
@@ -454,27 +472,10 @@ def create_style_transfer_model(name: str, **kwargs) -> StyleTransferModel:
 
 def load_style_transfer_model(directory: str | os.PathLike,
                               map_location: str | torch.device = "cpu") -> StyleTransferModel:
-    """Load ``config.json`` + ``model.safetensors`` written by ``save_pretrained``.
+    """``StyleTransferModel.from_pretrained(directory)``: a folder or a Hub id, AdaConv or AdaIN
+    as its ``config.json`` says.
 
     Raises:
         UserInputError: the folder, a file, or the config is missing or unreadable (named).
     """
-    directory = Path(directory)
-    cfg_path, w_path = directory / CONFIG_NAME, directory / WEIGHTS_NAME
-    cfg = read_pretrained_config(directory, "style-transfer model")
-    try:
-        kind = cfg.pop("model_type")
-        encoder_weights = cfg.pop("encoder_weights", None)
-        model = create_style_transfer_model(kind, vgg_weights="none", **cfg)
-    except (ValueError, KeyError, TypeError) as e:
-        raise UserInputError(f"cannot build a model from {str(cfg_path)!r}: {e}") from None
-    sd = read_pretrained_weights(directory, map_location)
-    missing, unexpected = model.load_state_dict(sd, strict=False)
-    if missing or unexpected:
-        raise UserInputError(f"{str(w_path)!r} does not match {cfg_path.name}: missing {missing[:5]}, "
-                             f"unexpected {unexpected[:5]}")
-    model.encoder.weights_source = encoder_weights or "from_pretrained"
-    if encoder_weights == "random":
-        warnings.warn(f"{str(directory)!r} was trained with a random VGG-19 encoder (--vgg_weights random): "
-                      "its outputs are a pipeline check, not a quality result", stacklevel=2)
-    return model.to(map_location).eval()
+    return StyleTransferModel.from_pretrained(directory, map_location=map_location)

@@ -4,7 +4,11 @@
   ``_nets.ckpt`` files of clovaai/stargan-v2 (``torch.save`` of ``{network: state_dict}``,
   CC BY-NC 4.0) with ``weights_only=True``; with AdaConv networks it converts every AdaIN
   losslessly (Chandran et al., CVPR 2021) through :func:`adaconv_gen.replace_adain`.
-* :func:`save_pretrained` / :func:`from_pretrained`: ``config.json`` + ``model.safetensors``.
+  :func:`load_official_checkpoint` records ``initialized_from`` in ``nets.config``, so folders
+  saved from such networks say CC BY-NC 4.0 in their model card.
+* :func:`save_pretrained` / :func:`from_pretrained`: shorthands for
+  ``nets.save_pretrained(folder)`` / ``StarGANv2.from_pretrained(folder or Hub id)`` (the
+  Hub format of :mod:`adaconv_gen.models.hub`).
 * :func:`load_for_inference`: whichever of these a user points at.
 
 Import these from :mod:`adaconv_gen.models.stargan_v2`, which re-exports them.
@@ -22,7 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from ...errors import UserInputError
-from ..pretrained_files import WEIGHTS_NAME, read_pretrained, write_pretrained
+from ..hub import CONFIG_NAME, WEIGHTS_NAME, resolve_model_source
 from .networks import NETWORK_NAMES, StarGANv2, _build_adain_generator, _num_levels, build
 
 __all__ = [
@@ -34,6 +38,7 @@ __all__ = [
 ]
 
 _LICENSE_NOTED = False
+OFFICIAL_SOURCE = "clovaai/stargan-v2"  # recorded in nets.config["initialized_from"]
 
 def _note_license() -> None:
     global _LICENSE_NOTED
@@ -110,6 +115,8 @@ def load_official_checkpoint(nets: StarGANv2, path: str | os.PathLike, *,
     if unknown:
         raise UserInputError(f"{path}: unexpected entries {unknown}; expected some of {known}")
     wanted = networks or known
+    if any(name in ckpt for name in wanted if name != "fan"):
+        nets.config["initialized_from"] = OFFICIAL_SOURCE
     for name in wanted:
         if name not in ckpt:
             continue
@@ -142,40 +149,22 @@ def load_official_checkpoint(nets: StarGANv2, path: str | os.PathLike, *,
     return nets
 
 
-# ----------------------------------------------------------------------------- our own format
+# ----------------------------------------------------------------------------- the Hub format
 
 def save_pretrained(nets: StarGANv2, directory: str | os.PathLike,
-                    names: tuple[str, ...] = ("generator", "mapping_network", "style_encoder")) -> Path:
-    """Write ``config.json`` and ``model.safetensors`` (the named networks) into ``directory``."""
-    tensors = {}
-    for name in names:
-        module = getattr(nets, name)
-        if module is None:
-            continue
-        tensors.update({f"{name}.{k}": v for k, v in module.state_dict().items()})
-    return write_pretrained(directory, {**nets.config, "networks": list(names)}, tensors)
+                    names: tuple[str, ...] | None = None, **kwargs: Any) -> Path:
+    """``nets.save_pretrained(directory, networks=names, **kwargs)`` (see :class:`StarGANv2`)."""
+    return nets.save_pretrained(directory, networks=names, **kwargs)
 
 
 def from_pretrained(directory: str | os.PathLike, *, device: torch.device | str | None = None) -> StarGANv2:
-    """Rebuild networks written by :func:`save_pretrained` (``config.json`` + ``model.safetensors``).
+    """``StarGANv2.from_pretrained(directory)`` (a folder or a Hub id), moved to ``device``.
 
     Raises:
-        UserInputError: missing or unreadable files, or weights that do not fit the config.
+        UserInputError: neither a folder nor a cached Hub id, missing or unreadable files, or
+            weights that do not fit the config.
     """
-    cfg, tensors = read_pretrained(directory, "StarGAN v2 model")
-    w_path = Path(directory) / WEIGHTS_NAME
-    names = tuple(cfg.pop("networks", ("generator", "mapping_network", "style_encoder")))
-    kw = cfg.pop("adaconv_kwargs", {}) or {}
-    nets = build(**{k: cfg[k] for k in ("img_size", "style_dim", "latent_dim", "num_domains", "w_hpf",
-                                         "max_conv_dim", "base_dim", "modulation", "hidden_dim")},
-                 discriminator="discriminator" in names, init=False, **kw)
-    nets.config.update({k: v for k, v in cfg.items() if k not in nets.config})  # e.g. domain names
-    for name in names:
-        sd = {k[len(name) + 1:]: v for k, v in tensors.items() if k.startswith(name + ".")}
-        _load_into(name, getattr(nets, name), sd, w_path)
-    if device is not None:
-        nets.to(device)
-    return nets.eval()
+    return StarGANv2.from_pretrained(directory, map_location=device or "cpu")
 
 
 def config_from_official_file(ckpt: Mapping[str, Mapping[str, Tensor]]) -> dict[str, Any]:
@@ -217,9 +206,11 @@ def load_for_inference(checkpoint: str | os.PathLike, *, wing_weights: str | os.
         nets = build(**cfg, discriminator="discriminator" in ckpt, init=False)
         load_official_checkpoint(nets, p)
     else:
+        if not p.is_dir():
+            p = resolve_model_source(checkpoint, flag="--checkpoint")  # a Hub id
         candidates = [p, p / "ema", p / "model"]
-        found = next((c for c in candidates if (c / "config.json").is_file() and
-                      (c / "model.safetensors").is_file()), None)
+        found = next((c for c in candidates if (c / CONFIG_NAME).is_file() and
+                      (c / WEIGHTS_NAME).is_file()), None)
         if found is None:
             raise UserInputError(
                 f"no StarGAN v2 networks at {str(p)!r}: expected a folder with config.json and "

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...errors import UserInputError
+from ..hub import NON_COMMERCIAL_LICENSE, PROJECT_LICENSE, HubModel
 
 __all__ = [
     "ResBlk",
@@ -48,6 +49,7 @@ OFFICIAL_CONFIGS: dict[str, dict[str, Any]] = {
 }
 
 NETWORK_NAMES = ("generator", "mapping_network", "style_encoder", "discriminator")
+_MODULATION_NAMES = {"adain": "AdaIN", "adaconv": "AdaConv"}
 
 
 def _leaky(x: Tensor) -> Tensor:
@@ -294,14 +296,25 @@ class Discriminator(nn.Module):
         return _pick_domain(out, y)
 
 
-class StarGANv2(nn.Module):
+class StarGANv2(nn.Module, HubModel):
     """The four StarGAN v2 networks (and, for ``w_hpf > 0``, the FAN) with their build config.
+
+    ``save_pretrained(folder)`` writes the inference networks (generator, mapping network,
+    style encoder, and the FAN when present) with a model card; ``StarGANv2.from_pretrained``
+    reads a folder or a Hub id; ``push_to_hub("user/name")`` uploads (see
+    :mod:`adaconv_gen.models.hub`).
 
     Attributes:
         generator, mapping_network, style_encoder, discriminator: the networks.
         fan: the face-landmark network (:class:`adaconv_gen.models.stargan_v2.fan.FAN`) or None.
-        config: the keyword arguments of :func:`build` that made this object.
+        config: the keyword arguments of :func:`build` that made this object, plus
+            ``initialized_from`` when :func:`load_official_checkpoint` loaded the released
+            (CC BY-NC 4.0) weights.
     """
+
+    hub_what = "StarGAN v2 model"
+    pipeline_tag = "image-to-image"
+    INFERENCE_NETWORKS = ("generator", "mapping_network", "style_encoder")
 
     def __init__(self, generator: Generator, mapping_network: MappingNetwork,
                  style_encoder: StyleEncoder, discriminator: Discriminator | None,
@@ -313,6 +326,7 @@ class StarGANv2(nn.Module):
         self.discriminator = discriminator
         self.fan: nn.Module | None = None
         self.config = dict(config)
+        self.hub_networks: tuple[str, ...] | None = None
 
     def masks(self, x: Tensor) -> tuple[Tensor, Tensor] | None:
         """FAN masks of ``x`` when ``w_hpf > 0`` (None otherwise)."""
@@ -323,6 +337,78 @@ class StarGANv2(nn.Module):
                 "w_hpf > 0 needs the FAN face-landmark network (wing.ckpt): pass --wing_weights FILE, "
                 "set ADACONV_WING_WEIGHTS, or use --w_hpf 0")
         return self.fan.get_heatmap(x)
+
+    # ------------------------------------------------------------------ Hub format
+    def saved_networks(self) -> tuple[str, ...]:
+        """What ``save_pretrained`` writes: ``hub_networks`` if set, else the inference
+        networks and the FAN when present (so that a ``w_hpf > 0`` model is complete)."""
+        names = self.hub_networks or (*self.INFERENCE_NETWORKS, "fan")
+        return tuple(n for n in names if getattr(self, n, None) is not None)
+
+    def save_pretrained(self, save_directory, *, networks: tuple[str, ...] | None = None, **kwargs):
+        """Write the networks (see :meth:`saved_networks`; ``networks`` chooses others, e.g.
+        with ``"discriminator"``), ``config.json`` and the model card; see
+        :meth:`adaconv_gen.models.hub.HubModel.save_pretrained` for the other arguments."""
+        if networks is not None:
+            unknown = sorted(set(networks) - {*NETWORK_NAMES, "fan"})
+            if unknown:
+                raise ValueError(f"unknown networks {unknown}; valid: {', '.join((*NETWORK_NAMES, 'fan'))}")
+            self.hub_networks = tuple(networks)
+        return super().save_pretrained(save_directory, **kwargs)
+
+    def hub_config(self) -> dict[str, Any]:
+        return {**self.config, "networks": list(self.saved_networks())}
+
+    def hub_state_dict(self) -> dict[str, Tensor]:
+        names = self.saved_networks()
+        return {f"{n}.{k}": v for n in names for k, v in getattr(self, n).state_dict().items()}
+
+    @classmethod
+    def _from_hub_config(cls, config: dict[str, Any], folder) -> StarGANv2:
+        cfg = dict(config)
+        names = tuple(cfg.pop("networks", cls.INFERENCE_NETWORKS))
+        kw = cfg.pop("adaconv_kwargs", None) or {}
+        build_keys = ("img_size", "style_dim", "latent_dim", "num_domains", "w_hpf", "max_conv_dim",
+                      "base_dim", "modulation", "hidden_dim")
+        nets = build(**{k: cfg.pop(k) for k in build_keys if k in cfg},
+                     discriminator="discriminator" in names, init=False, **kw)
+        nets.config.update(cfg)  # e.g. domain names, initialized_from
+        if "fan" in names:
+            from .fan import FAN
+
+            nets.fan = FAN().eval()
+        nets.hub_networks = names
+        return nets
+
+    def card_title(self) -> str:
+        mod = self.config.get("modulation", "adain")
+        return f"StarGAN v2 with {_MODULATION_NAMES.get(mod, mod)} modulation"
+
+    def card_tags(self) -> list[str]:
+        return ["stargan-v2", self.config.get("modulation", "adain"), "image-to-image"]
+
+    def card_usage(self) -> str:
+        return ('import torch\n'
+                'from adaconv_gen.models.stargan_v2 import StarGANv2\n\n'
+                'nets = StarGANv2.from_pretrained("{repo_id}")\n'
+                f'x = torch.rand(1, 3, {self.config.get("img_size", 256)}, {self.config.get("img_size", 256)}) * 2 - 1'
+                '  # images in [-1, 1]\n'
+                'y = torch.tensor([0])  # target domain\n'
+                's = nets.mapping_network(torch.randn(1, nets.config["latent_dim"]), y)\n'
+                'out = nets.generator(x, s, masks=nets.masks(x))')
+
+    def card_license(self) -> tuple[str, str]:
+        why = []
+        if self.config.get("initialized_from"):
+            why.append(f"its networks were initialised from the official StarGAN v2 weights "
+                       f"({self.config['initialized_from']}, CC BY-NC 4.0)")
+        if "fan" in self.saved_networks():
+            why.append("it holds the FAN face-alignment weights `wing.ckpt` of clovaai/stargan-v2 (CC BY-NC 4.0)")
+        if not why:
+            return PROJECT_LICENSE, "MIT, the license of adaconv-gen: trained from scratch with it."
+        return NON_COMMERCIAL_LICENSE, ("CC BY-NC 4.0 (Creative Commons Attribution-NonCommercial 4.0, "
+                                        "non-commercial use only), because " + " and ".join(why) + ". "
+                                        "The adaconv-gen code itself is MIT.")
 
 
 @torch.no_grad()

@@ -12,15 +12,15 @@ generator beside the StyleGAN2 baseline (``modconv``) and StyleGAN v1 (``adain``
   activation), toRGB skip connections, equalized learning rate throughout.
 
 ``build(img_size, style_dim=512, n_mlp=8, channels=512, modulation="adaconv")`` is the front
-door; :meth:`Generator.save_pretrained` / :meth:`Generator.from_pretrained` write and read
-``config.json`` + ``model.safetensors``. The discriminator is in
+door; :meth:`Generator.save_pretrained` / :meth:`Generator.from_pretrained` /
+``push_to_hub`` write and read the Hub format of :mod:`adaconv_gen.models.hub` (``config.json``
++ ``model.safetensors`` + model card; a folder or a Hub id). The discriminator is in
 :mod:`adaconv_gen.models.stylegan.discriminator`.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from torch import Tensor, nn
 
 from ...errors import UserInputError
 from ...nn.equalized import EqualLinear
-from ..pretrained_files import CONFIG_NAME, WEIGHTS_NAME, read_pretrained, write_pretrained
+from ..hub import HubModel
 from .discriminator import Discriminator, channel_widths
 from .layers import STYLEGAN_MODULATIONS, StyledConv, ToRGB
 
@@ -123,7 +123,7 @@ class SynthesisNetwork(nn.Module):
         return rgb
 
 
-class Generator(nn.Module):
+class Generator(nn.Module, HubModel):
     """Mapping + synthesis; ``G(z) -> (B, 3, img_size, img_size)`` images in about [-1, 1].
 
     Args:
@@ -191,26 +191,32 @@ class Generator(nn.Module):
         out = [self(zb.to(dev), truncation_psi, noise_mode) for zb in z.split(batch_size)]
         return torch.cat(out).clamp(-1, 1)
 
-    def save_pretrained(self, path: str | os.PathLike) -> Path:
-        """Write ``path/config.json`` and ``path/model.safetensors`` (each atomically)."""
-        return write_pretrained(path, {"architecture": "adaconv_gen.models.stylegan.Generator", **self.config},
-                                self.state_dict())
+    # ------------------------------------------------------------------ Hub format
+    hub_what = "StyleGAN generator"
+    pipeline_tag = "unconditional-image-generation"
+
+    def hub_config(self) -> dict[str, Any]:
+        return dict(self.config)
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Generator:
-        """Build from ``path/config.json`` and load ``path/model.safetensors`` (strict).
+    def _from_hub_config(cls, config: dict[str, Any], folder: Path) -> Generator:
+        cfg = dict(config)
+        cfg.pop("architecture", None)  # written by the first format
+        return cls(**cfg)
 
-        Raises:
-            UserInputError: the folder or one of its two files is missing or does not match.
-        """
-        cfg, state = read_pretrained(path, "StyleGAN generator", map_location)
-        cfg.pop("architecture", None)
-        model = cls(**cfg)
-        try:
-            model.load_state_dict(state)
-        except RuntimeError as e:
-            raise UserInputError(f"{Path(path) / WEIGHTS_NAME} does not match {CONFIG_NAME}: {e}") from None
-        return model.eval()
+    def card_title(self) -> str:
+        names = {"adaconv": "AdaConv", "modconv": "modulated convolutions (StyleGAN2)", "adain": "AdaIN (StyleGAN v1)"}
+        mod = self.config["modulation"]
+        return f"StyleGAN-style generator with {names.get(mod, mod)}, {self.img_size} px"
+
+    def card_tags(self) -> list[str]:
+        return ["stylegan", self.config["modulation"], "unconditional-image-generation"]
+
+    def card_usage(self) -> str:
+        return ('from adaconv_gen.models.stylegan import Generator\n\n'
+                'G = Generator.from_pretrained("{repo_id}")\n'
+                'images = G.sample(16, seed=0, truncation_psi=0.7)  # (16, 3, H, W) in [-1, 1]\n'
+                '# or: adaconv-stylegan-sample --model {repo_id} ...')
 
 
 def _check_config(img_size: int, modulation: str, channels: int) -> None:
