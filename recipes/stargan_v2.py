@@ -83,7 +83,7 @@ ARCHITECTURE = ("img_size", "modulation", "kernel_size", "groups", "style_channe
 def build_parser() -> argparse.ArgumentParser:
     """The recipe's flags: the shared ones (docs/training.md), the official aliases, its own."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter, allow_abbrev=False)
     add_run_args(p, recipe="stargan_v2", official_aliases=True, learning_rate=1e-4, adam_beta1=0.0,
                  adam_beta2=0.99, adam_weight_decay=1e-4, batch_size=8, max_train_steps=100_000, seed=777,
                  checkpointing_steps=10_000, sample_steps=5000)

@@ -67,7 +67,7 @@ PIPELINE_CHECK_BANNER = """
 def build_parser() -> argparse.ArgumentParser:
     """The recipe's flags: the shared ones (docs/training.md) and its own."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter, allow_abbrev=False)
     add_run_args(p, recipe="style_transfer", learning_rate=1e-4, adam_beta1=0.9, adam_beta2=0.999,
                  max_train_steps=160_000, checkpointing_steps=5000, sample_steps=1000)
     d = p.add_argument_group("data")

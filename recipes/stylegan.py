@@ -72,7 +72,7 @@ ARCHITECTURE = ("img_size", "modulation", "channels", "style_dim", "n_mlp", "lr_
 def build_parser() -> argparse.ArgumentParser:
     """The recipe's flags: the shared ones (docs/training.md) and its own."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter, allow_abbrev=False)
     add_run_args(p, recipe="stylegan", learning_rate=0.002, adam_beta1=0.0, adam_beta2=0.99,
                  max_train_steps=300_000, checkpointing_steps=5000, sample_steps=1000)
     d = p.add_argument_group("data")

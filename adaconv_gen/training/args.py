@@ -204,7 +204,7 @@ def parse_run_args(p: argparse.ArgumentParser, argv: list[str], *, recipe: str,
         UserInputError: a refused value (one line naming the flag).
     """
     pre_argv = [a for a in argv if a not in ("-h", "--help")]
-    pre = argparse.ArgumentParser(add_help=False)
+    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     pre.add_argument("--config", default=None)
     pre.add_argument("--demo", action="store_true")
     known, _ = pre.parse_known_args(pre_argv)
