@@ -96,6 +96,7 @@ def test_bad_value_is_refused_before_anything_is_written(recipe, flag, value, da
     assert not out.exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("recipe", RECIPES)
 def test_refusal_through_the_script(recipe, data, tmp_path):
     out = tmp_path / "run"
@@ -163,6 +164,7 @@ def _tree(folder: Path) -> dict:
             for p in sorted(folder.rglob("*"))}
 
 
+@pytest.mark.slow
 def test_one_run_per_folder(data, tmp_path, capsys):
     """Used folder refused unchanged; architecture change refused; --overwrite_output_dir replaces;
     --demo replaces an earlier demo run but not another run."""
@@ -202,6 +204,7 @@ def test_one_run_per_folder(data, tmp_path, capsys):
     assert json.loads((demo / "config.json").read_text())["run_id"] != demo_id
 
 
+@pytest.mark.slow
 def test_latest_without_checkpoint_says_so(data, tmp_path):
     out = tmp_path / "run"
     res = run_recipe("stylegan.py", *_args("stylegan", data, out), "--dataloader_num_workers", "0",
