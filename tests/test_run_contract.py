@@ -19,14 +19,13 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import REPO, recipe_command, recipe_env, run_recipe
 
 from adaconv_gen.cli import run_cli
 from adaconv_gen.data.synthetic import write_domain_dataset, write_pattern_folder
 from adaconv_gen.errors import UserInputError
 from adaconv_gen.models.vgg import write_random_vgg19_weights
 from adaconv_gen.training.jsonl_tracker import drop_entries_after, read_metrics
-
-from conftest import REPO, recipe_command, recipe_env, run_recipe
 
 RECIPES = ("stargan_v2", "style_transfer", "stylegan")
 
