@@ -137,7 +137,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def _cycle(loader):
     while True:
-        yield from loader
+        n = 0
+        for batch in loader:
+            n += 1
+            yield batch
+        if n == 0:  # never spin on a loader without a full batch
+            raise UserInputError("--batch_size leaves no full batch for this process")
 
 
 def _mbstd_group(batch_size: int) -> int:
@@ -157,9 +162,10 @@ def main(args: argparse.Namespace) -> int:
                                      n=48, size=args.img_size, seed=args.seed)
             args.data_dir = str(data)
         dataset = ImageFolderDataset(args.data_dir, default_transform(args.img_size, train=not args.no_flip))
-    if len(dataset) < args.batch_size:
-        raise UserInputError(f"--data_dir {args.data_dir}: {len(dataset)} readable images, fewer than "
-                             f"--batch_size {args.batch_size}")
+    if len(dataset) < args.batch_size * accelerator.num_processes:
+        raise UserInputError(f"--batch_size must leave a full batch for each of {accelerator.num_processes} "
+                             f"processes: {len(dataset)} readable images in --data_dir {args.data_dir}, "
+                             f"got {args.batch_size}")
     loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=True, drop_last=True,
                         num_workers=args.dataloader_num_workers, persistent_workers=args.dataloader_num_workers > 0)
     ignore_stop_signals_in_workers(loader)

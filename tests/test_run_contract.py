@@ -323,3 +323,23 @@ def test_plan_refuses_contradictions_and_a_file_as_output_dir(data, tmp_path, ca
         from adaconv_gen.training.args import check_report_to
 
         check_report_to("jsonl,none")
+
+
+def test_stop_signal_records_and_the_third_signal_escapes():
+    from types import SimpleNamespace
+
+    from adaconv_gen.training.signals import StopSignal
+
+    before = signal.getsignal(signal.SIGINT)
+    stop = StopSignal().install()
+    try:
+        acc = SimpleNamespace(num_processes=1)
+        assert stop.agreed(acc) == 0
+        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGINT)  # a second signal (e.g. during the save) changes nothing
+        assert stop.agreed(acc) == signal.SIGTERM and stop.count == 2
+        with pytest.raises(KeyboardInterrupt):  # the third: the previous handler, at once
+            os.kill(os.getpid(), signal.SIGINT)
+        assert signal.getsignal(signal.SIGINT) is before
+    finally:
+        stop.restore()

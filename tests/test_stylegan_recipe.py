@@ -34,7 +34,7 @@ def test_stylegan_recipe_two_steps_checkpoint_resume(tmp_path, recipe, modulatio
     out = tmp_path / "out"
     processes = 2 if modulation == "adaconv" else 1  # two processes (gloo) where the launcher is tested
     res = recipe("stylegan.py", "--data-dir", data, "--output_dir", out, "--modulation", modulation,
-                 "--max_train_steps", "2", *TINY, processes=processes)
+                 "--max_train_steps", "2", *TINY, "--batch_size", str(4 // processes), processes=processes)
     assert "broken.png" in res.stderr + res.stdout  # skipped at start-up, named
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["num_images"] == 6 and cfg["skipped_images"][0].endswith("broken.png")

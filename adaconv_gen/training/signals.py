@@ -3,12 +3,15 @@
 The handler only records the signal. After every optimisation step the processes all-reduce
 it (MAX), so a signal that reached one process only stops every process at the same step, and
 all of them take part in the checkpoint that ``accelerator.save_state`` needs. A second signal
-during the save is recorded and ignored: the save completes. DataLoader workers ignore both
+during the save is recorded and ignored: the save completes. A third one is the escape hatch for
+a step that never ends: the previous handlers come back and the signal is delivered again
+(the process stops at once, without a checkpoint). DataLoader workers ignore both
 signals (they stop when their process stops), so a Ctrl-C does not kill them mid-batch.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 
 import torch
@@ -24,6 +27,7 @@ class StopSignal:
 
     def __init__(self) -> None:
         self.signum = 0
+        self.count = 0
         self._previous: dict[int, object] = {}
 
     def install(self) -> StopSignal:
@@ -39,8 +43,12 @@ class StopSignal:
         self._previous.clear()
 
     def _handler(self, signum, frame) -> None:
+        self.count += 1
         if not self.signum:
             self.signum = int(signum)
+        if self.count >= 3:
+            self.restore()
+            os.kill(os.getpid(), signum)
 
     def agreed(self, accelerator) -> int:
         """The signal all processes stop for (MAX over processes; 0: keep going). Call on every
