@@ -201,6 +201,8 @@ def test_one_run_per_folder(data, tmp_path, capsys):
     res = run_recipe("stylegan.py", *flags)  # the same command twice works: the demo run is replaced
     assert f"replacing the earlier demo run in {demo} (step 1)" in res.stdout
     assert json.loads((demo / "config.json").read_text())["run_id"] != demo_id
+    err = _refuse("style_transfer", ["--demo", "--output_dir", str(demo), "--vgg_weights", "random"], capsys)
+    assert "holds a run of recipes/stylegan.py (step 1)" in err  # another recipe's demo is not replaced
 
 
 @pytest.mark.slow

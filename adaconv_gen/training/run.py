@@ -105,7 +105,7 @@ def _show(v: Any) -> str:
     return " ".join(map(str, v)) if isinstance(v, list) else str(v)
 
 
-def plan_run(args: argparse.Namespace, architecture: Sequence[str] = ()) -> RunPlan:
+def plan_run(args: argparse.Namespace, architecture: Sequence[str] = (), recipe: str | None = None) -> RunPlan:
     """Decide what to do with ``--output_dir`` (reads only; every process can call it).
 
     Raises:
@@ -118,6 +118,9 @@ def plan_run(args: argparse.Namespace, architecture: Sequence[str] = ()) -> RunP
     stored = _read_config(out / CONFIG_NAME)
     latest = find_latest_checkpoint(out)
     held_step = checkpoint_step(latest) if latest is not None else 0
+    if recipe and stored and stored.get("recipe", recipe) != recipe:
+        raise UserInputError(f"{out} holds a run of recipes/{stored['recipe']}.py (step {held_step}), not of "
+                             f"recipes/{recipe}.py: pass another --output_dir")
     if args.resume_from_checkpoint:
         ckpt = resolve_resume_checkpoint(out, args.resume_from_checkpoint)
         plan = RunPlan("resume" if holds else "fresh", stored=stored, held_step=held_step)
@@ -182,7 +185,7 @@ class Run:
 
         self.args, self.recipe = args, recipe
         self.out = Path(args.output_dir)
-        self.plan = plan_run(args, architecture)
+        self.plan = plan_run(args, architecture, recipe)
         if _launched_without_accelerator() and "cpu" not in accelerator_kwargs:
             accelerator_kwargs["cpu"] = True  # several CPU processes (gloo), not one process each
         trackers = [JsonlTracker(self.out / "logs") if n == "jsonl" else n for n in report_to_names(args.report_to)]
