@@ -345,3 +345,19 @@ def test_stop_signal_records_and_the_third_signal_escapes():
         assert signal.getsignal(signal.SIGINT) is before
     finally:
         stop.restore()
+
+
+def test_report_to_missing_tracker_is_one_clear_line(monkeypatch, data, tmp_path, capsys):
+    import importlib.util
+
+    from adaconv_gen.training.args import report_to_names
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name in ("tensorboard", "tensorboardX", "wandb") else real(name, *a))
+    err = _refuse("stylegan", [*_args("stylegan", data, tmp_path / "o"), "--report_to", "jsonl,tensorboard"], capsys)
+    assert err == "error: --report_to tensorboard needs the tensorboard package: pip install tensorboard\n"
+    assert "pip install wandb" in _refuse("stylegan", [*_args("stylegan", data, tmp_path / "o"), "--report_to",
+                                                       "wandb"], capsys)
+    assert report_to_names("all") == ["jsonl"] and report_to_names("none") == []
+    assert not (tmp_path / "o").exists()
