@@ -165,13 +165,16 @@ def _tree(folder: Path) -> dict:
 
 @pytest.mark.slow
 def test_one_run_per_folder(data, tmp_path, capsys):
-    """Used folder refused unchanged; architecture change refused; --overwrite_output_dir replaces;
-    --demo replaces an earlier demo run but not another run."""
+    """``latest`` with no checkpoint says so; a used folder is refused unchanged; an architecture
+    change is refused; --overwrite_output_dir replaces; --demo replaces an earlier demo run but not
+    another run, nor another recipe's."""
     out = tmp_path / "run"
     common = [*_args("stylegan", data, out), "--dataloader_num_workers", "0", "--log_steps", "1",
               "--sample_steps", "1", "--checkpointing_steps", "1"]
-    run_recipe("stylegan.py", *common, "--max_train_steps", "2")
+    res = run_recipe("stylegan.py", *common, "--max_train_steps", "2", "--resume_from_checkpoint", "latest")
+    assert f"no checkpoint in {out}: starting at step 0" in res.stdout  # latest, said out loud
     first = json.loads((out / "config.json").read_text())
+    assert first["argv"][-2:] == ["--resume_from_checkpoint", "latest"] and first["resumes"] == []
     before = _tree(out)
     err = _refuse("stylegan", [*common, "--max_train_steps", "2"], capsys)
     assert err == (f"error: {out} already holds a run (step 2); pass --resume_from_checkpoint latest to continue "
@@ -203,16 +206,6 @@ def test_one_run_per_folder(data, tmp_path, capsys):
     assert json.loads((demo / "config.json").read_text())["run_id"] != demo_id
     err = _refuse("style_transfer", ["--demo", "--output_dir", str(demo), "--vgg_weights", "random"], capsys)
     assert "holds a run of recipes/stylegan.py (step 1)" in err  # another recipe's demo is not replaced
-
-
-@pytest.mark.slow
-def test_latest_without_checkpoint_says_so(data, tmp_path):
-    out = tmp_path / "run"
-    res = run_recipe("stylegan.py", *_args("stylegan", data, out), "--dataloader_num_workers", "0",
-                     "--max_train_steps", "1", "--resume_from_checkpoint", "latest")
-    assert f"no checkpoint in {out}: starting at step 0" in res.stdout
-    cfg = json.loads((out / "config.json").read_text())
-    assert cfg["argv"][-2:] == ["--resume_from_checkpoint", "latest"] and cfg["resumes"] == []
 
 
 # ----------------------------------------------------------------------------- interrupt and resume
