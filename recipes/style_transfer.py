@@ -6,22 +6,21 @@ then random crop 256)::
 
     accelerate launch recipes/style_transfer.py --content_dir coco/train2014 --style_dir wikiart \\
         --output_dir runs/adaconv --vgg_weights vgg19-dcbb9e9d.pth --img_size 256 --batch_size 8 \\
-        --max_train_steps 160000 --checkpointing_steps 5000 --resume_from_checkpoint latest \\
-        --model adaconv
+        --max_train_steps 160000 --checkpointing_steps 5000 --modulation adaconv
 
     # the baseline, same data and schedule
-    accelerate launch recipes/style_transfer.py ... --output_dir runs/adain --model adain
+    accelerate launch recipes/style_transfer.py ... --output_dir runs/adain --modulation adain
+
+    # continue a run after an interruption (Ctrl-C or a scheduler's SIGTERM saves a checkpoint)
+    accelerate launch recipes/style_transfer.py ... --output_dir runs/adaconv --resume_from_checkpoint latest
 
 CPU demo on generated patterns (a few minutes; a pipeline check, not a quality result)::
 
-    accelerate launch --cpu recipes/style_transfer.py --demo --output_dir runs/demo --vgg_weights random
+    accelerate launch --cpu recipes/style_transfer.py --demo --vgg_weights random
 
-``--config flags.yaml`` supplies defaults (keys are flag names); flags on the command line win.
-
-Outputs: ``O/config.json`` (resolved arguments), ``O/checkpoint-{step}/`` (model, optimiser,
-scheduler, RNG, step), ``O/samples/step-{step}.png`` (first row styles, first column contents),
-``O/logs/`` (scalars), and at the end ``O/model/`` (``config.json`` + ``model.safetensors``) for
-``adaconv-stylize`` and ``adaconv-eval-style``.
+The flags, the run folder, interrupting and resuming are the same in every recipe
+(docs/training.md). Samples: ``O/samples/step-<step>-stylized.png`` (first row styles, first
+column contents); the exported model: ``O/model/`` for ``adaconv-stylize`` and ``adaconv-eval-style``.
 """
 
 from __future__ import annotations
@@ -32,8 +31,7 @@ import sys
 from pathlib import Path
 
 import torch
-from accelerate import Accelerator
-from accelerate.utils import ProjectConfiguration, set_seed
+from accelerate.utils import set_seed
 from tqdm.auto import tqdm
 
 from adaconv_gen.cli import normalize_flags, run_cli
@@ -41,23 +39,20 @@ from adaconv_gen.data.images import save_image_grid
 from adaconv_gen.data.style_pairs import build_demo_style_data, cycle, style_pair_loaders
 from adaconv_gen.errors import UserInputError, WeightsNotFoundError
 from adaconv_gen.evaluation.style_transfer import load_sample_images, sample_grid
-from adaconv_gen.files import atomic_save_json
 from adaconv_gen.models.style_transfer import create_style_transfer_model
-from adaconv_gen.training import (
-    TrainState,
-    add_bookkeeping_args,
-    resume_from_checkpoint,
-    save_checkpoint,
-    tracker_config,
-)
-from adaconv_gen.training.jsonl_tracker import JsonlTracker
+from adaconv_gen.training import Run, TrainState, add_run_args, parse_run_args
+from adaconv_gen.training.args import require, require_non_negative, require_positive
+from adaconv_gen.training.signals import ignore_stop_signals_in_workers
 from adaconv_gen.training.style_losses import StyleTransferLoss
 from adaconv_gen.weights import resolve
 
-# Values --demo uses for every flag left at its default.
-DEMO_PRESET = {"img_size": 64, "resize_size": 72, "batch_size": 4, "max_train_steps": 300,
-               "checkpointing_steps": 100, "sample_steps": 50, "channels": [512, 64, 32, 16],
-               "style_channels": 64, "style_hidden": 64, "learning_rate": 3e-4}
+# Values --demo uses for every flag not given on the command line or in --config.
+DEMO = {"img_size": 64, "resize_size": 72, "batch_size": 4, "max_train_steps": 300,
+        "checkpointing_steps": 100, "sample_steps": 50, "channels": [512, 64, 32, 16],
+        "style_channels": 64, "style_hidden": 64, "learning_rate": 3e-4}
+# Flags that fix the shapes of the weights: a resume refuses a change.
+ARCHITECTURE = ("modulation", "channels", "groups", "style_channels", "style_hidden", "kernel_size",
+                "style_size_mode", "convs_per_level", "upsample", "padding_mode", "output_activation")
 
 PIPELINE_CHECK_BANNER = """
 ############################################################################
@@ -68,23 +63,19 @@ PIPELINE_CHECK_BANNER = """
 """
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Command-line flags (underscores; hyphens accepted too)."""
+def build_parser() -> argparse.ArgumentParser:
+    """The recipe's flags: the shared ones (docs/training.md) and its own."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--config", type=str, default=None,
-                   help="YAML (or JSON) file of flag defaults, keys as flag names with underscores.")
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter, allow_abbrev=False)
+    add_run_args(p, recipe="style_transfer", learning_rate=1e-4, adam_beta1=0.9, adam_beta2=0.999,
+                 max_train_steps=160_000, checkpointing_steps=5000, sample_steps=1000)
     d = p.add_argument_group("data")
     d.add_argument("--content_dir", type=str, default=None, help="Content images (folder read recursively).")
     d.add_argument("--style_dir", type=str, default=None, help="Style images (folder read recursively).")
-    d.add_argument("--demo", action="store_true",
-                   help="Build a generated demo set in OUTPUT_DIR/demo_data and use small CPU settings "
-                        "for every flag left at its default.")
     d.add_argument("--img_size", type=int, default=256, help="Random crop size.")
     d.add_argument("--resize_size", type=int, default=512, help="Short side before cropping.")
-    d.add_argument("--dataloader_num_workers", type=int, default=0, help="DataLoader workers.")
     m = p.add_argument_group("model")
-    m.add_argument("--model", choices=("adaconv", "adain"), default="adaconv", help="Which network to train.")
+    m.add_argument("--modulation", choices=("adaconv", "adain"), default="adaconv", help="Which network to train.")
     m.add_argument("--vgg_weights", type=str, default=None,
                    help="vgg19-dcbb9e9d.pth (default: $ADACONV_VGG19_WEIGHTS, the torch hub cache, a "
                         "download when online); 'random' for a pipeline check only.")
@@ -102,65 +93,44 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     m.add_argument("--padding_mode", choices=("reflect", "zeros", "replicate"), default="reflect",
                    help="Decoder padding.")
     m.add_argument("--output_activation", choices=("none", "tanh"), default="none", help="Last activation.")
-    t = p.add_argument_group("training")
-    t.add_argument("--output_dir", type=str, default=None, help="Checkpoints, samples, logs, export (required).")
-    t.add_argument("--batch_size", type=int, default=8, help="Pairs per step and process.")
-    t.add_argument("--max_train_steps", type=int, default=160000, help="Optimiser steps.")
-    t.add_argument("--learning_rate", type=float, default=1e-4, help="Adam learning rate.")
-    t.add_argument("--adam_beta1", type=float, default=0.9, help="Adam beta1.")
-    t.add_argument("--adam_beta2", type=float, default=0.999, help="Adam beta2.")
+    t = p.add_argument_group("losses and schedule")
     t.add_argument("--lr_scheduler", choices=("constant", "inverse"), default="constant",
                    help="'inverse': lr / (1 + lr_decay * step), as the AdaIN code.")
     t.add_argument("--lr_decay", type=float, default=5e-5, help="Decay of the inverse schedule.")
     t.add_argument("--content_weight", type=float, default=1.0, help="Content loss weight.")
     t.add_argument("--style_weight", type=float, default=10.0, help="Style loss weight.")
-    t.add_argument("--gradient_accumulation_steps", type=int, default=1, help="Micro-batches per step.")
     t.add_argument("--max_grad_norm", type=float, default=0.0, help="Gradient clipping (0: off).")
-    add_bookkeeping_args(t, seed=0, checkpointing_steps=5000, sample_steps=1000)
     t.add_argument("--num_samples", type=int, default=4, help="Contents and styles in the sample grid.")
-    argv = normalize_flags(sys.argv[1:] if argv is None else argv, prefer="_")
-    pre, _ = p.parse_known_args([a for a in argv if a not in ("-h", "--help")])
-    if pre.config:  # file values become defaults; command-line flags win
-        p.set_defaults(**load_config_file(pre.config, {a.dest for a in p._actions}))
-    args = p.parse_args(argv)
-    if args.demo:
-        for k, v in DEMO_PRESET.items():
-            if getattr(args, k) == p.get_default(k):
-                setattr(args, k, v)
-    elif not (args.content_dir and args.style_dir):
-        p.error("--content_dir and --style_dir are required (or --demo)")
-    if not args.output_dir:
-        p.error("--output_dir is required")
-    return args
+    return p
 
 
-def load_config_file(path: str, known: set[str]) -> dict:
-    """Flag defaults from a YAML / JSON file.
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse and check every flag, resolve the VGG weights; nothing is written here.
 
     Raises:
-        UserInputError: unreadable file, not a mapping, or unknown keys (named).
+        UserInputError: a refused value (one line naming the flag), missing VGG weights.
     """
-    import yaml
-
-    try:
-        with open(path) as f:
-            values = yaml.safe_load(f) or {}
-    except (OSError, yaml.YAMLError) as e:
-        raise UserInputError(f"--config {path!r}: cannot read it: {e}") from None
-    if not isinstance(values, dict):
-        raise UserInputError(f"--config {path!r}: expected a mapping of flag names to values")
-    values = {str(k).replace("-", "_"): v for k, v in values.items()}
-    unknown = sorted(set(values) - known - {"config"})
-    if unknown:
-        raise UserInputError(f"--config {path!r}: unknown keys {unknown}")
-    return values
+    argv = normalize_flags(sys.argv[1:] if argv is None else argv, prefer="_")
+    args = parse_run_args(build_parser(), argv, recipe="style_transfer", demo=DEMO)
+    if not args.demo and not (args.content_dir and args.style_dir):
+        raise UserInputError("--content_dir and --style_dir are required (or --demo)")
+    require_positive(args, "img_size", "resize_size", "channels", "groups", "style_channels", "style_hidden",
+                     "convs_per_level", "num_samples")
+    require(args, "kernel_size", lambda v: v > 0 and v % 2 == 1, "a positive odd number")
+    if args.channels[0] != 512:
+        raise UserInputError(f"--channels must start with 512 (VGG relu4_1), got {' '.join(map(str, args.channels))}")
+    if args.resize_size < args.img_size:
+        raise UserInputError(f"--resize_size must be >= --img_size {args.img_size}, got {args.resize_size}")
+    require_non_negative(args, "lr_decay", "content_weight", "style_weight", "max_grad_norm")
+    check_inputs(args)
+    return args
 
 
 def model_kwargs(args: argparse.Namespace) -> dict:
     """Constructor arguments of the chosen model from the flags."""
     kw = dict(vgg_weights=args.vgg_weights, channels=args.channels, convs_per_level=args.convs_per_level,
               upsample=args.upsample, padding_mode=args.padding_mode, output_activation=args.output_activation)
-    if args.model == "adaconv":
+    if args.modulation == "adaconv":
         kw.update(groups=args.groups, style_channels=args.style_channels, style_hidden=args.style_hidden,
                   kernel_size=args.kernel_size, style_size_mode=args.style_size_mode)
     return kw
@@ -171,7 +141,7 @@ def check_inputs(args: argparse.Namespace) -> None:
     for flag in ("content_dir", "style_dir"):
         value = getattr(args, flag)
         if value is not None and not Path(value).exists():
-            raise UserInputError(f"--{flag} {value!r}: no such file or folder")
+            raise UserInputError(f"--{flag} must be an existing folder, got {value!r} (no such file or folder)")
     if args.vgg_weights == "random":
         return
     try:
@@ -183,14 +153,10 @@ def check_inputs(args: argparse.Namespace) -> None:
         raise
 
 
-def main(args: argparse.Namespace) -> None:
-    check_inputs(args)
-    out = Path(args.output_dir)
-    trackers = [JsonlTracker("style_transfer", out / "logs")] if args.report_to == "jsonl" else args.report_to
-    accelerator = Accelerator(
-        gradient_accumulation_steps=args.gradient_accumulation_steps, mixed_precision=args.mixed_precision,
-        log_with=trackers,
-        project_config=ProjectConfiguration(project_dir=str(out), logging_dir=str(out / "logs")))
+def main(args: argparse.Namespace) -> int:
+    run = Run(args, "style_transfer", architecture=ARCHITECTURE,
+              gradient_accumulation_steps=args.gradient_accumulation_steps)
+    accelerator, out = run.accelerator, run.out
     set_seed(args.seed)
     random_vgg = args.vgg_weights == "random"
     if random_vgg:
@@ -205,14 +171,12 @@ def main(args: argparse.Namespace) -> None:
             args.content_dir, args.style_dir, img_size=args.img_size, resize=args.resize_size,
             batch_size=args.batch_size, num_workers=args.dataloader_num_workers)
         samples_c, samples_s = load_sample_images(args.content_dir, args.style_dir, args.num_samples, args.img_size)
-    if accelerator.is_main_process:
-        atomic_save_json({**vars(args), "data": data_info, "num_processes": accelerator.num_processes},
-                         out / "config.json")
+    ignore_stop_signals_in_workers(content_loader, style_loader)
 
-    model = create_style_transfer_model(args.model, **model_kwargs(args))
+    model = create_style_transfer_model(args.modulation, **model_kwargs(args))
     loss_fn = StyleTransferLoss(args.content_weight, args.style_weight)
     optimizer = torch.optim.Adam(model.trainable_parameters(), lr=args.learning_rate,
-                                 betas=(args.adam_beta1, args.adam_beta2))
+                                 betas=(args.adam_beta1, args.adam_beta2), weight_decay=args.adam_weight_decay)
     if args.lr_scheduler == "inverse":
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1.0 / (1.0 + args.lr_decay * s))
     else:
@@ -223,13 +187,12 @@ def main(args: argparse.Namespace) -> None:
     # The scheduler is not prepared, so it steps once per optimiser step whatever the number of
     # processes (the inverse decay is defined per iteration); it is checkpointed all the same.
     accelerator.register_for_checkpointing(state, scheduler)
-
-    resume_from_checkpoint(accelerator, out, args.resume_from_checkpoint)
-    accelerator.init_trackers("style_transfer", config=tracker_config(args))
+    run.start(data=data_info)
+    run.load_checkpoint()
 
     content_iter, style_iter = cycle(content_loader), cycle(style_loader)
     bar = tqdm(total=args.max_train_steps, initial=state.step, disable=not accelerator.is_local_main_process,
-               desc=f"{args.model}{' (random VGG: pipeline check)' if random_vgg else ''}")
+               desc=f"{args.modulation}{' (random VGG: pipeline check)' if random_vgg else ''}")
     model.train()
     while state.step < args.max_train_steps:
         for _ in range(args.gradient_accumulation_steps):
@@ -248,35 +211,33 @@ def main(args: argparse.Namespace) -> None:
         state.step += 1
         bar.update(1)
         step = state.step
-        if step % args.log_steps == 0 or step == 1 or step == args.max_train_steps:
+        if run.log_due(step):
             logs = {f"loss/{k}": accelerator.gather(v.detach().reshape(1)).mean().item() for k, v in losses.items()}
             logs["lr"] = scheduler.get_last_lr()[0]
             if not all(math.isfinite(v) for v in logs.values()):
                 raise RuntimeError(f"non-finite loss at step {step}: {logs}")
-            accelerator.log(logs, step=step)
+            run.log(logs, step)
             bar.set_postfix(loss=f"{logs['loss/loss']:.4g}")
-        if step % args.sample_steps == 0 or step == args.max_train_steps:
+        if run.should_stop():
+            bar.close()
+            return run.interrupted(step)
+        if run.due(step, args.sample_steps):
             if accelerator.is_main_process:
                 grid, nrow = sample_grid(accelerator.unwrap_model(model), samples_c, samples_s)
-                save_image_grid(grid, out / "samples" / f"step-{step:07d}.png", nrow=nrow)
+                save_image_grid(grid, run.sample_path(step, "stylized"), nrow=nrow)
             model.train()
-        if step % args.checkpointing_steps == 0 or step == args.max_train_steps:
-            save_checkpoint(accelerator, out, step, args.checkpoints_total_limit)
+        if run.due(step, args.checkpointing_steps):
+            run.checkpoint(step)
     bar.close()
 
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        export = accelerator.unwrap_model(model).save_pretrained(out / "model")
-        accelerator.print(f"exported {export} (step {state.step})")
-        if random_vgg:
-            accelerator.print(PIPELINE_CHECK_BANNER)
-        atomic_save_json({"step": state.step, "random_vgg": random_vgg, "model": args.model},
-                         out / "model" / "training.json")
-    accelerator.end_training()
+    code = run.finish(state.step, accelerator.unwrap_model(model), random_vgg=random_vgg)
+    if random_vgg:
+        accelerator.print(PIPELINE_CHECK_BANNER)
+    return code
 
 
-def _main(argv: list[str] | None) -> None:
-    main(parse_args(argv))
+def _main(argv: list[str] | None) -> int:
+    return main(parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -6,21 +6,23 @@ published)::
 
     accelerate launch recipes/stylegan.py --data_dir ffhq256 --output_dir runs/sg-adaconv \\
         --img_size 256 --batch_size 8 --modulation adaconv --max_train_steps 300000 \\
-        --checkpointing_steps 5000 --resume_from_checkpoint latest \\
-        --fid_weights pt_inception-2015-12-05-6726825d.pth --fid_steps 10000
+        --checkpointing_steps 5000 --fid_steps 10000 \\
+        --inception_weights pt_inception-2015-12-05-6726825d.pth
+
+    # continue it after an interruption (Ctrl-C or a scheduler's SIGTERM saves a checkpoint)
+    accelerate launch recipes/stylegan.py ... --output_dir runs/sg-adaconv --resume_from_checkpoint latest
 
     # the baselines, same data and schedule
     accelerate launch recipes/stylegan.py ... --output_dir runs/sg-modconv --modulation modconv
     accelerate launch recipes/stylegan.py ... --output_dir runs/sg-adain --modulation adain
 
-CPU demo on generated patterns (200 steps, about 7 CPU-minutes; a pipeline check, not a quality result)::
+CPU demo on generated patterns (200 steps; a pipeline check, not a quality result)::
 
-    accelerate launch --cpu recipes/stylegan.py --demo --output_dir runs/sg-demo
+    accelerate launch --cpu recipes/stylegan.py --demo
 
-Outputs: ``O/config.json`` (resolved arguments), ``O/checkpoint-{step}/`` (G, D, optimisers,
-EMA generator, step, RNG), ``O/samples/step-{step}.png`` (EMA generator, fixed latents),
-``O/logs/`` (scalars, FID), and ``O/generator/`` (``config.json`` + ``model.safetensors``, the
-EMA generator) for ``adaconv-stylegan-sample``.
+The flags, the run folder, interrupting and resuming are the same in every recipe
+(docs/training.md). Samples: ``O/samples/step-<step>-ema.png`` (EMA generator, fixed latents);
+the exported EMA generator: ``O/model/`` (``adaconv-stylegan-sample --model O/model``).
 """
 
 from __future__ import annotations
@@ -29,10 +31,8 @@ import argparse
 import copy
 import math
 import sys
-from pathlib import Path
 
-from accelerate import Accelerator
-from accelerate.utils import ProjectConfiguration, set_seed
+from accelerate.utils import set_seed
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
@@ -41,17 +41,16 @@ from adaconv_gen.data import ImageFolderDataset, default_transform
 from adaconv_gen.data.images import save_image_grid
 from adaconv_gen.data.synthetic import write_pattern_folder
 from adaconv_gen.errors import UserInputError
-from adaconv_gen.files import atomic_save_json
 from adaconv_gen.models.stylegan import STYLEGAN_MODULATIONS, Discriminator, build
-from adaconv_gen.training import (
-    TrainState,
-    add_bookkeeping_args,
-    resume_from_checkpoint,
-    save_checkpoint,
-    tracker_config,
-    update_ema,
+from adaconv_gen.training import Run, TrainState, add_run_args, parse_run_args, update_ema
+from adaconv_gen.training.args import (
+    require,
+    require_existing,
+    require_fraction,
+    require_non_negative,
+    require_positive,
 )
-from adaconv_gen.training.jsonl_tracker import JsonlTracker
+from adaconv_gen.training.signals import ignore_stop_signals_in_workers
 from adaconv_gen.training.stylegan import (
     StyleGANLossConfig,
     StyleGANPhases,
@@ -59,25 +58,27 @@ from adaconv_gen.training.stylegan import (
     lazy_adam,
     real_fid_statistics,
 )
+from adaconv_gen.weights import resolve
 
-# Values --demo uses for every flag left at its default.
-DEMO_PRESET = {"img_size": 32, "channels": 16, "style_dim": 64, "n_mlp": 4, "style_channels": 32,
-               "batch_size": 8, "max_train_steps": 200, "checkpointing_steps": 100, "sample_steps": 50,
-               "ema_decay": 0.99, "num_samples": 16}
+# Values --demo uses for every flag not given on the command line or in --config.
+DEMO = {"img_size": 32, "channels": 16, "style_dim": 64, "n_mlp": 4, "style_channels": 32,
+        "batch_size": 8, "max_train_steps": 200, "checkpointing_steps": 100, "sample_steps": 50,
+        "ema_decay": 0.99, "num_samples": 16}
+# Flags that fix the shapes of the weights: a resume refuses a change.
+ARCHITECTURE = ("img_size", "modulation", "channels", "style_dim", "n_mlp", "lr_mlp", "style_channels",
+                "kernel_size", "groups")
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Command-line flags (underscores; hyphens accepted too)."""
+def build_parser() -> argparse.ArgumentParser:
+    """The recipe's flags: the shared ones (docs/training.md) and its own."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter, allow_abbrev=False)
+    add_run_args(p, recipe="stylegan", learning_rate=0.002, adam_beta1=0.0, adam_beta2=0.99,
+                 max_train_steps=300_000, checkpointing_steps=5000, sample_steps=1000)
     d = p.add_argument_group("data")
     d.add_argument("--data_dir", type=str, default=None, help="Training images (folder read recursively).")
-    d.add_argument("--demo", action="store_true",
-                   help="Generate a pattern dataset in OUTPUT_DIR/demo_data and use small CPU settings "
-                        "for every flag left at its default.")
-    d.add_argument("--img_size", type=int, default=256, help="Training resolution (power of two).")
+    d.add_argument("--img_size", type=int, default=256, help="Training resolution (power of two >= 4).")
     d.add_argument("--no_flip", action="store_true", help="Disable random horizontal flips.")
-    d.add_argument("--dataloader_num_workers", type=int, default=2, help="DataLoader workers.")
     m = p.add_argument_group("model")
     m.add_argument("--modulation", choices=STYLEGAN_MODULATIONS, default="adaconv",
                    help="adaconv (the paper), modconv (StyleGAN2), adain (StyleGAN v1).")
@@ -89,52 +90,68 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     m.add_argument("--kernel_size", type=int, default=3, help="AdaConv predicted kernel size.")
     m.add_argument("--groups", type=int, default=None,
                    help="AdaConv groups n_g (default: the paper's rule, adaconv_gen.default_groups).")
-    t = p.add_argument_group("training")
-    t.add_argument("--output_dir", type=str, required=True, help="Checkpoints, samples, logs, export.")
-    t.add_argument("--batch_size", type=int, default=8, help="Images per step and process.")
-    t.add_argument("--max_train_steps", type=int, default=300000, help="Training steps (each runs G and D).")
-    t.add_argument("--learning_rate", type=float, default=0.002, help="Adam learning rate (G and D).")
-    t.add_argument("--adam_beta1", type=float, default=0.0, help="Adam beta1.")
-    t.add_argument("--adam_beta2", type=float, default=0.99, help="Adam beta2.")
+    t = p.add_argument_group("losses")
     t.add_argument("--r1_gamma", type=float, default=10.0, help="R1 weight gamma (0: off).")
     t.add_argument("--r1_interval", type=int, default=16, help="Lazy R1 every N steps.")
     t.add_argument("--pl_weight", type=float, default=0.0, help="Path-length weight (StyleGAN2: 2; 0: off).")
     t.add_argument("--pl_interval", type=int, default=4, help="Path-length regularisation every N steps.")
     t.add_argument("--mixing_prob", type=float, default=0.9, help="Style-mixing probability.")
     t.add_argument("--ema_decay", type=float, default=0.999, help="EMA decay of the sampled generator.")
-    add_bookkeeping_args(t, seed=0, checkpointing_steps=5000, sample_steps=1000)
     t.add_argument("--num_samples", type=int, default=64, help="Images in the sample grid (fixed latents).")
-    f = p.add_argument_group("FID (on when --fid_weights is given)")
-    f.add_argument("--fid_weights", type=str, default=None,
-                   help="pt_inception-2015-12-05-6726825d.pth (pytorch-fid Inception).")
-    f.add_argument("--fid_steps", type=int, default=10000, help="Compute FID every N steps.")
+    f = p.add_argument_group("FID during training (on when --fid_steps is given)")
+    f.add_argument("--fid_steps", type=int, default=None, help="Compute FID every N steps (default: never).")
+    f.add_argument("--inception_weights", "--fid_weights", dest="inception_weights", type=str, default=None,
+                   help="pt_inception-2015-12-05-6726825d.pth (default: $ADACONV_INCEPTION_WEIGHTS, "
+                        "the torch hub cache, a download when online).")
     f.add_argument("--fid_num_samples", type=int, default=10000, help="Generated images per FID.")
     f.add_argument("--fid_batch_size", type=int, default=32, help="Batch size for FID.")
-    args = p.parse_args(normalize_flags(sys.argv[1:] if argv is None else argv, prefer="_"))
-    if args.demo:
-        for k, v in DEMO_PRESET.items():
-            if getattr(args, k) == p.get_default(k):
-                setattr(args, k, v)
-    elif not args.data_dir:
-        p.error("--data_dir is required (or --demo)")
+    return p
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse and check every flag; nothing is written here.
+
+    Raises:
+        UserInputError: a refused value (one line naming the flag).
+    """
+    argv = normalize_flags(sys.argv[1:] if argv is None else argv, prefer="_")
+    args = parse_run_args(build_parser(), argv, recipe="stylegan", demo=DEMO)
+    if not args.demo and not args.data_dir:
+        raise UserInputError("--data_dir is required (or --demo)")
+    require_existing(args, "data_dir")
+    require(args, "img_size", lambda v: v >= 4 and v & (v - 1) == 0, "a power of two >= 4")
+    require_positive(args, "channels", "style_dim", "n_mlp", "lr_mlp", "style_channels", "groups",
+                     "r1_interval", "pl_interval", "num_samples", "fid_steps", "fid_num_samples",
+                     "fid_batch_size")
+    require(args, "kernel_size", lambda v: v > 0 and v % 2 == 1, "a positive odd number")
+    require_non_negative(args, "r1_gamma", "pl_weight")
+    require_fraction(args, "mixing_prob", high_open=False)
+    require_fraction(args, "ema_decay", low_open=True)
+    if args.gradient_accumulation_steps != 1:
+        raise UserInputError("--gradient_accumulation_steps must be 1 in this recipe (its phases step "
+                             f"G and D once per batch), got {args.gradient_accumulation_steps}")
+    if args.fid_steps is not None:
+        args.inception_weights = str(resolve("inception-fid", args.inception_weights, flag="--inception_weights"))
     return args
 
 
 def _cycle(loader):
     while True:
-        yield from loader
+        n = 0
+        for batch in loader:
+            n += 1
+            yield batch
+        if n == 0:  # never spin on a loader without a full batch
+            raise UserInputError("--batch_size leaves no full batch for this process")
 
 
 def _mbstd_group(batch_size: int) -> int:
     return max(g for g in (4, 3, 2, 1) if batch_size % g == 0)
 
 
-def main(args: argparse.Namespace) -> None:
-    out = Path(args.output_dir)
-    trackers = [JsonlTracker("stylegan", out / "logs")] if args.report_to == "jsonl" else args.report_to
-    accelerator = Accelerator(
-        mixed_precision=args.mixed_precision, log_with=trackers,
-        project_config=ProjectConfiguration(project_dir=str(out), logging_dir=str(out / "logs")))
+def main(args: argparse.Namespace) -> int:
+    run = Run(args, "stylegan", architecture=ARCHITECTURE)
+    accelerator, out = run.accelerator, run.out
     set_seed(args.seed)
 
     with accelerator.main_process_first():
@@ -145,11 +162,13 @@ def main(args: argparse.Namespace) -> None:
                                      n=48, size=args.img_size, seed=args.seed)
             args.data_dir = str(data)
         dataset = ImageFolderDataset(args.data_dir, default_transform(args.img_size, train=not args.no_flip))
-    if len(dataset) < args.batch_size:
-        raise UserInputError(f"--data_dir {args.data_dir}: {len(dataset)} readable images, fewer than "
-                             f"--batch_size {args.batch_size}")
+    if len(dataset) < args.batch_size * accelerator.num_processes:
+        raise UserInputError(f"--batch_size must leave a full batch for each of {accelerator.num_processes} "
+                             f"processes: {len(dataset)} readable images in --data_dir {args.data_dir}, "
+                             f"got {args.batch_size}")
     loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=True, drop_last=True,
-                        num_workers=args.dataloader_num_workers)
+                        num_workers=args.dataloader_num_workers, persistent_workers=args.dataloader_num_workers > 0)
+    ignore_stop_signals_in_workers(loader)
     adaconv_kw = ({"style_channels": args.style_channels, "kernel_size": args.kernel_size,
                    "groups": args.groups} if args.modulation == "adaconv" else {})
     G = build(args.img_size, style_dim=args.style_dim, n_mlp=args.n_mlp, channels=args.channels,
@@ -160,23 +179,22 @@ def main(args: argparse.Namespace) -> None:
                                   pl_weight=args.pl_weight, pl_interval=args.pl_interval,
                                   mixing_prob=args.mixing_prob)
     betas = (args.adam_beta1, args.adam_beta2)
-    opt_G = lazy_adam(G.parameters(), args.learning_rate, betas, args.pl_interval if args.pl_weight > 0 else 0)
-    opt_D = lazy_adam(D.parameters(), args.learning_rate, betas, args.r1_interval if args.r1_gamma > 0 else 0)
-    if accelerator.is_main_process:
-        atomic_save_json({**vars(args), "generator": G.config, "loss": vars(loss_cfg),
-                          "num_images": len(dataset), "skipped_images": [str(b) for b in dataset.bad],
-                          "num_processes": accelerator.num_processes}, out / "config.json")
+    opt_G = lazy_adam(G.parameters(), args.learning_rate, betas, args.pl_interval if args.pl_weight > 0 else 0,
+                      weight_decay=args.adam_weight_decay)
+    opt_D = lazy_adam(D.parameters(), args.learning_rate, betas, args.r1_interval if args.r1_gamma > 0 else 0,
+                      weight_decay=args.adam_weight_decay)
 
     G, D, opt_G, opt_D, loader = accelerator.prepare(G, D, opt_G, opt_D, loader)
     state = TrainState(step=0, pl_mean=0.0)
     accelerator.register_for_checkpointing(G_ema, state)
-    resume_from_checkpoint(accelerator, out, args.resume_from_checkpoint)
-    accelerator.init_trackers("stylegan", config=tracker_config(args))
+    run.start(generator=G_ema.config, loss=vars(loss_cfg), num_images=len(dataset),
+              skipped_images=[str(b) for b in dataset.bad])
+    run.load_checkpoint()
     phases = StyleGANPhases(accelerator, G, D, opt_G, opt_D, loss_cfg, state)
 
     fid_real = None
-    if args.fid_weights and accelerator.is_main_process:
-        fid_real = real_fid_statistics(dataset.paths, args.img_size, weights=args.fid_weights,
+    if args.fid_steps is not None and accelerator.is_main_process:
+        fid_real = real_fid_statistics(dataset.paths, args.img_size, weights=args.inception_weights,
                                        batch_size=args.fid_batch_size, device=accelerator.device)
 
     data_iter = _cycle(loader)
@@ -191,33 +209,30 @@ def main(args: argparse.Namespace) -> None:
         update_ema(G_ema, accelerator.unwrap_model(G), args.ema_decay)
         state.step = step
         bar.update(1)
-        if step % args.log_steps == 0 or step == 1 or step == args.max_train_steps:
+        if run.log_due(step):
             if not all(math.isfinite(v) for v in logs.values()):
                 raise RuntimeError(f"non-finite loss at step {step}: {logs}")
-            accelerator.log(logs, step=step)
+            run.log(logs, step)
             bar.set_postfix(G=f"{logs['loss/G']:.3f}", D=f"{logs['loss/D']:.3f}")
-        if accelerator.is_main_process and (step % args.sample_steps == 0 or step == args.max_train_steps):
-            save_image_grid(G_ema.sample(args.num_samples, seed=args.seed),
-                            out / "samples" / f"step-{step:07d}.png", nrow=int(math.ceil(args.num_samples ** 0.5)))
-        if fid_real is not None and (step % args.fid_steps == 0 or step == args.max_train_steps):
+        if run.should_stop():
+            bar.close()
+            return run.interrupted(step)
+        if accelerator.is_main_process and run.due(step, args.sample_steps):
+            save_image_grid(G_ema.sample(args.num_samples, seed=args.seed), run.sample_path(step, "ema"),
+                            nrow=int(math.ceil(args.num_samples ** 0.5)))
+        if fid_real is not None and run.due(step, args.fid_steps):
             fid = generator_fid(G_ema, fid_real, args.fid_num_samples, batch_size=args.fid_batch_size,
-                                weights=args.fid_weights, device=accelerator.device)
-            accelerator.log({"fid": fid}, step=step)
+                                weights=args.inception_weights, device=accelerator.device)
+            run.log({"fid": fid}, step)
             accelerator.print(f"step {step}: FID {fid:.3f} ({args.fid_num_samples} samples)")
-        if step % args.checkpointing_steps == 0 or step == args.max_train_steps:
-            save_checkpoint(accelerator, out, step, args.checkpoints_total_limit)
-            if accelerator.is_main_process:
-                G_ema.save_pretrained(out / "generator")
+        if run.due(step, args.checkpointing_steps):
+            run.checkpoint(step)
     bar.close()
-
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        accelerator.print(f"generator (EMA) at {out / 'generator'} (step {state.step})")
-    accelerator.end_training()
+    return run.finish(state.step, G_ema)
 
 
-def _main(argv: list[str] | None) -> None:
-    main(parse_args(argv))
+def _main(argv: list[str] | None) -> int:
+    return main(parse_args(argv))
 
 
 if __name__ == "__main__":

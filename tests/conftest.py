@@ -30,14 +30,28 @@ torch.backends.cuda.matmul.allow_tf32 = False
 REPO = Path(__file__).resolve().parents[1]
 
 
+def recipe_command(script: str, *args: str, processes: int = 1) -> list[str]:
+    """``python recipes/<script> args`` (one process), or ``accelerate launch --multi_gpu
+    --num_processes N`` for several (on a CPU machine they form one gloo group; ``accelerate launch
+    --cpu --num_processes 2`` would start one process only)."""
+    path = str(REPO / "recipes" / script)
+    if processes == 1:
+        return [sys.executable, path, *map(str, args)]
+    return [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(processes),
+            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+            "--main_process_port", "0", path, *map(str, args)]
+
+
+def recipe_env(env: dict | None = None) -> dict:
+    """The environment recipe subprocesses run with (this checkout first on the path)."""
+    return {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+
+
 def run_recipe(script: str, *args: str, timeout: int = 600, env: dict | None = None,
-               check: bool = True) -> subprocess.CompletedProcess:
-    """Run ``accelerate launch recipes/<script> args`` on one CPU process; returns the result."""
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "1",
-           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-           str(REPO / "recipes" / script), *map(str, args)]
-    full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=full_env, cwd=REPO)
+               check: bool = True, processes: int = 1) -> subprocess.CompletedProcess:
+    """Run a recipe as a user would (see :func:`recipe_command`); returns the result."""
+    cmd = recipe_command(script, *args, processes=processes)
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=recipe_env(env), cwd=REPO)
     if check and res.returncode != 0:
         raise AssertionError(f"recipe failed ({res.returncode}):\nSTDOUT\n{res.stdout[-4000:]}\n"
                              f"STDERR\n{res.stderr[-6000:]}")

@@ -1,4 +1,5 @@
-"""``recipes/stargan_v2.py`` through ``accelerate launch``: checkpoints, resume, EMA, samples."""
+"""``recipes/stargan_v2.py`` as a user runs it (two processes through the launcher, then a resume
+through ``python recipes/stargan_v2.py``): checkpoints, resume, EMA, samples."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def data(tmp_path):
 
 
 def _logs(out):
-    return [json.loads(line) for line in (out / "logs.jsonl").read_text().splitlines()]
+    return [json.loads(line) for line in (out / "logs" / "metrics.jsonl").read_text().splitlines()]
 
 
 @pytest.mark.slow
@@ -40,7 +41,7 @@ def test_train_checkpoint_resume(recipe, data, tmp_path):
     torch.save({n: getattr(official, n).state_dict() for n in sg.NETWORK_NAMES}, tmp_path / "000005_nets.ckpt")
     common = ["--train_dir", str(data / "train"), "--val_dir", str(data / "val"), "--output_dir", str(out), *TINY]
     res = recipe("stargan_v2.py", *common, "--max_train_steps", "2",
-                 "--init_from_official", str(tmp_path / "000005_nets.ckpt"))
+                 "--init_from_official", str(tmp_path / "000005_nets.ckpt"), processes=2)
     # one iteration of Adam (lr 1e-4, two steps per network at most) moved every weight by < 5e-4
     g1 = load_file(str(out / "checkpoint-1" / "model.safetensors"))
     d1 = load_file(str(out / "checkpoint-1" / "model_3.safetensors"))
@@ -52,9 +53,13 @@ def test_train_checkpoint_resume(recipe, data, tmp_path):
     assert all((out / f"checkpoint-{i}" / "COMPLETE").is_file() for i in (1, 2))
     for step in (1, 2):
         for kind in ("latent", "reference"):
-            assert (out / "samples" / f"{step:06d}_{kind}.png").stat().st_size > 100
+            assert (out / "samples" / f"step-{step:07d}-{kind}.png").stat().st_size > 100
     cfg = json.loads((out / "config.json").read_text())
-    assert cfg["modulation"] == "adaconv" and cfg["max_train_steps"] == 2
+    assert cfg["flags"]["modulation"] == "adaconv" and cfg["flags"]["max_train_steps"] == 2
+    assert cfg["flags"]["dataloader_num_workers"] == 0  # given as the official --num_workers
+    assert cfg["num_processes"] == 2  # two processes really ran, each saved its random state
+    assert sorted(p.name for p in (out / "checkpoint-2").glob("random_states_*.pkl")) == [
+        "random_states_0.pkl", "random_states_1.pkl"]
 
     res = recipe("stargan_v2.py", *common, "--max_train_steps", "3", "--resume_from_checkpoint", "latest")
     assert "resuming from" in res.stdout + res.stderr
@@ -71,7 +76,7 @@ def test_train_checkpoint_resume(recipe, data, tmp_path):
     for k in params:
         torch.testing.assert_close(ema3[f"generator.{k}"], 0.5 * ema2[f"generator.{k}"] + 0.5 * g3[k],
                                    rtol=1e-5, atol=1e-6)
-    assert (out / "final" / "config.json").is_file()
+    assert (out / "model" / "config.json").is_file() and (out / "checkpoint-3" / "ema" / "config.json").is_file()
 
 
 def test_domain_mismatch_is_an_error(data):

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from huggingface_hub import ModelCard
 from PIL import Image
 
 import adaconv_gen.metrics as metrics
@@ -54,7 +55,7 @@ def tiny_model_dir(data, tmp_path_factory):
 
 
 def _logged_steps(out: Path) -> list[int]:
-    lines = (out / "logs" / "style_transfer" / "metrics.jsonl").read_text().splitlines()
+    lines = (out / "logs" / "metrics.jsonl").read_text().splitlines()
     return [json.loads(line)["step"] for line in lines]
 
 
@@ -66,15 +67,17 @@ def test_recipe_train_resume_export_stylize(recipe, data, tmp_path):
     root, vgg = data
     out = tmp_path / "run"
     common = ["--content_dir", root / "content", "--style_dir", root / "style", "--output_dir", out,
-              "--vgg_weights", vgg, "--model", "adaconv", *TINY_FLAGS]
-    first = recipe("style_transfer.py", *common, "--max_train_steps", "2", env=ONE_THREAD)
+              "--vgg_weights", vgg, "--modulation", "adaconv", *TINY_FLAGS]
+    first = recipe("style_transfer.py", *common, "--max_train_steps", "2", env=ONE_THREAD, processes=2)
     assert "broken.png" in first.stderr  # found once at start-up, named, skipped
     assert _checkpoints(out) == ["checkpoint-1", "checkpoint-2"]
     assert _logged_steps(out) == [1, 2]
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["data"]["content_images"] == 5 and cfg["data"]["style_images"] == 4
-    assert (out / "samples" / "step-0000002.png").is_file()
-    grid = Image.open(out / "samples" / "step-0000002.png")
+    assert cfg["num_processes"] == 2  # two processes really ran, each saved its random state
+    assert sorted(p.name for p in (out / "checkpoint-2").glob("random_states_*.pkl")) == [
+        "random_states_0.pkl", "random_states_1.pkl"]
+    grid = Image.open(out / "samples" / "step-0000002-stylized.png")
     assert grid.size == (3 * 32 + 4 * 2, 3 * 32 + 4 * 2)  # (1 + 2 styles) x (1 + 2 contents)
 
     second = recipe("style_transfer.py", *common, "--max_train_steps", "3", "--resume_from_checkpoint",
@@ -82,7 +85,10 @@ def test_recipe_train_resume_export_stylize(recipe, data, tmp_path):
     assert "checkpoint-2" in second.stdout + second.stderr
     assert _logged_steps(out) == [1, 2, 3]  # step 3 only: nothing redone
     assert _checkpoints(out) == ["checkpoint-1", "checkpoint-2", "checkpoint-3"]
-    assert json.loads((out / "model" / "training.json").read_text())["step"] == 3
+    # the model card says how it was trained: both command lines (run, resume) and the step
+    card = ModelCard.load(out / "model" / "README.md").data.to_dict()["adaconv_gen"]["training"]
+    assert card["step"] == 3 and card["recipe"] == "style_transfer"
+    assert len(card["command"]) == 2 and card["command"][1].endswith("--resume_from_checkpoint latest")
     model = load_style_transfer_model(out / "model")
     assert model.get_config()["channels"] == [512, 16, 8, 4]
 
@@ -106,15 +112,15 @@ def test_recipe_trains_adain_baseline_from_a_config_file(recipe, data, tmp_path)
     root, vgg = data
     out = tmp_path / "adain"
     cfg = tmp_path / "flags.yaml"  # defaults from a file, the command line wins (--max_train_steps)
-    cfg.write_text(f"content_dir: {root / 'content'}\nstyle_dir: {root / 'style'}\nmodel: adain\n"
+    cfg.write_text(f"content_dir: {root / 'content'}\nstyle_dir: {root / 'style'}\nmodulation: adain\n"
                    "img_size: 32\nresize_size: 40\nbatch_size: 2\nchannels: [512, 16, 8, 4]\n"
                    "max_train_steps: 50\nlr_scheduler: inverse\nlr_decay: 0.5\n")
     recipe("style_transfer.py", "--config", cfg, "--output_dir", out, "--vgg_weights", vgg,
            "--max_train_steps", "2", "--checkpointing_steps", "5", env=ONE_THREAD)
     assert _checkpoints(out) == ["checkpoint-2"]  # the final step is always saved
     assert json.loads((out / "model" / "config.json").read_text())["model_type"] == "adain"
-    assert json.loads((out / "config.json").read_text())["img_size"] == 32
-    lrs = [json.loads(line)["lr"] for line in (out / "logs" / "style_transfer" / "metrics.jsonl").read_text().splitlines()]
+    assert json.loads((out / "config.json").read_text())["flags"]["img_size"] == 32
+    lrs = [json.loads(line)["lr"] for line in (out / "logs" / "metrics.jsonl").read_text().splitlines()]
     assert lrs == pytest.approx([1e-4 / (1 + 0.5 * 1), 1e-4 / (1 + 0.5 * 2)])  # one decay step per step
 
 
@@ -139,9 +145,8 @@ def test_recipe_input_errors_say_how(tmp_path, capsys):
     code = run_cli(mod._main, ["--output_dir", str(tmp_path / "x"), "--content_dir", str(tmp_path),
                                "--style_dir", str(tmp_path), "--vgg_weights", str(tmp_path / "nope.pth")])
     assert code == 2 and "nope.pth" in capsys.readouterr().err
-    with pytest.raises(SystemExit) as e:  # argparse: content/style or --demo
-        mod.parse_args(["--output_dir", str(tmp_path)])
-    assert e.value.code == 2
+    code = run_cli(mod._main, ["--output_dir", str(tmp_path / "z")])  # content/style or --demo
+    assert code == 2 and "--content_dir and --style_dir are required" in capsys.readouterr().err
     cfg = tmp_path / "bad.yaml"
     cfg.write_text("img_sise: 32\n")
     code = run_cli(mod._main, ["--config", str(cfg), "--demo", "--output_dir", str(tmp_path / "y")])

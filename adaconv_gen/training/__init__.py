@@ -1,6 +1,7 @@
-"""Training helpers shared by the recipes: checkpoints, EMA, step state."""
+"""What the recipes train with: the run contract (flags, run folder, signals, logs), checkpoints,
+EMA, and each family's losses and phases."""
 
-from .args import add_bookkeeping_args, tracker_config
+from .args import add_run_args, parse_run_args, tracker_config
 from .checkpoint import (
     TrainState,
     find_latest_checkpoint,
@@ -9,9 +10,12 @@ from .checkpoint import (
     save_checkpoint,
 )
 from .ema import update_ema
+from .run import Run
 
 __all__ = [
-    "add_bookkeeping_args",
+    "add_run_args",
+    "parse_run_args",
+    "Run",
     "TrainState",
     "find_latest_checkpoint",
     "resolve_resume_checkpoint",

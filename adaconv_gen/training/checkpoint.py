@@ -10,10 +10,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..errors import UserInputError
+from ..files import apply_file_modes, atomic_write
 
 __all__ = [
     "TrainState",
@@ -70,10 +72,15 @@ def _complete_checkpoints(output_dir: Path) -> list[Path]:
 
 
 def save_checkpoint(accelerator, output_dir: str | os.PathLike, step: int,
-                    total_limit: int | None = None) -> Path:
+                    total_limit: int | None = None,
+                    extra: Callable[[Path], None] | None = None) -> Path:
     """``accelerator.save_state`` into ``output_dir/checkpoint-{step}`` atomically.
 
-    Call on every process. Keeps at most ``total_limit`` complete checkpoints (oldest removed).
+    Call on every process. The main process creates ``checkpoint-{step}.tmp``; all processes
+    wait, all write their part (each rank its random states), all wait again; then the main
+    process runs ``extra(tmp)`` (files of its own, e.g. an exported EMA), marks the folder
+    complete, gives every file the umask's mode (safetensors writes 0600) and renames it.
+    Keeps at most ``total_limit`` complete checkpoints (oldest removed).
 
     Returns:
         The final checkpoint folder.
@@ -85,11 +92,16 @@ def save_checkpoint(accelerator, output_dir: str | os.PathLike, step: int,
         output_dir.mkdir(parents=True, exist_ok=True)
         if tmp.exists():
             shutil.rmtree(tmp)
+        tmp.mkdir()
     accelerator.wait_for_everyone()
     accelerator.save_state(str(tmp))
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        (tmp / _COMPLETE).write_text(f"{step}\n")
+        if extra is not None:
+            extra(tmp)
+        with atomic_write(tmp / _COMPLETE) as f:
+            f.write(f"{step}\n")
+        apply_file_modes(tmp)
         if final.exists():  # re-saving the same step (e.g. the final save): replace it
             shutil.rmtree(final)
         os.replace(tmp, final)
@@ -109,7 +121,8 @@ def find_latest_checkpoint(output_dir: str | os.PathLike) -> Path | None:
 def resolve_resume_checkpoint(output_dir: str | os.PathLike, resume: str | None) -> Path | None:
     """Turn ``--resume_from_checkpoint {path|latest}`` into a folder (None: start fresh).
 
-    ``latest`` with no checkpoint yet starts fresh; an explicit path must be a complete
+    ``latest`` with no checkpoint yet returns None; an explicit path (absolute, relative to the
+    working folder, or a ``checkpoint-<step>`` name inside ``output_dir``) must be a complete
     checkpoint folder.
 
     Raises:
@@ -126,7 +139,7 @@ def resolve_resume_checkpoint(output_dir: str | os.PathLike, resume: str | None)
     if not p.is_dir() or not (p / _COMPLETE).is_file():
         raise UserInputError(
             f"--resume_from_checkpoint {resume!r}: not a complete checkpoint folder "
-            "(use 'latest' or a checkpoint-<step> folder written by this recipe)"
+            "(use 'latest' or a complete checkpoint-<step> folder written by this recipe)"
         )
     return p
 

@@ -90,10 +90,11 @@ def path_length_penalty(img: Tensor, ws: Tensor, mean_path_length: Tensor | floa
 
 
 def lazy_adam(params, lr: float = 0.002, betas: tuple[float, float] = (0.0, 0.99),
-              reg_interval: int = 0, eps: float = 1e-8) -> torch.optim.Adam:
+              reg_interval: int = 0, eps: float = 1e-8, weight_decay: float = 0.0) -> torch.optim.Adam:
     """Adam corrected for lazy regularisation: ``lr * c``, ``betas ** c``, ``c = k / (k + 1)``."""
     c = reg_interval / (reg_interval + 1) if reg_interval > 0 else 1.0
-    return torch.optim.Adam(params, lr=lr * c, betas=(betas[0] ** c, betas[1] ** c), eps=eps)
+    return torch.optim.Adam(params, lr=lr * c, betas=(betas[0] ** c, betas[1] ** c), eps=eps,
+                            weight_decay=weight_decay)
 
 
 def _requires_grad(model: nn.Module, flag: bool) -> None:
