@@ -61,6 +61,53 @@ def _interp(x: torch.Tensor, size) -> torch.Tensor:
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
 
 
+def adaptive_avg_pool2d(x: torch.Tensor, size: int) -> torch.Tensor:
+    """``F.adaptive_avg_pool2d(x, size)``, as window sums over 0/1 matrices built from ``x``'s shape.
+
+    Equal to torch's op to float round-off (window ``i`` of a side ``n`` is
+    ``[floor(i n / size), ceil((i + 1) n / size))``), and it exports to ONNX for every input
+    size, where torch's op is exported for the example's size only. Written with a matrix
+    product over the last axis and a broadcast sum over the other (small once pooled): the
+    forms that trace without checks on the sizes.
+    """
+    def windows(n):  # (size, n) 0/1 membership, (size,) window sizes
+        i = torch.arange(size, device=x.device)
+        start, end = (i * n) // size, ((i + 1) * n + size - 1) // size
+        j = torch.arange(n, device=x.device)
+        member = (j[None, :] >= start[:, None]) & (j[None, :] < end[:, None])
+        return member.to(x.dtype), member.sum(1).to(x.dtype)
+    mh, nh = windows(x.shape[-2])
+    mw, nw = windows(x.shape[-1])
+    cols = torch.matmul(x, mw.t())  # (B, C, H, size)
+    sums = (mh[:, :, None] * cols[:, :, None]).sum(-2)  # (B, C, size, H, size) -> (B, C, size, size)
+    return sums / (nh[:, None] * nw[None, :])
+
+
+def avg_pool2d_ceil(x: torch.Tensor) -> torch.Tensor:
+    """``F.avg_pool2d(x, 2, ceil_mode=True)``: an odd side's last window averages what it holds.
+
+    Computed as window sums of ``x`` zero-padded to even sides (the same sums, in the same
+    order, so the result is torch's to the bit), divided by each window's count: this exports
+    to ONNX for every size, without the output-size guards of ceil-mode pooling.
+    """
+    h, w = x.shape[-2:]
+    sums = F.avg_pool2d(F.pad(x, (0, w % 2, 0, h % 2)), 2) * 4  # x4 undoes /4 exactly
+
+    def counts(n):  # (ceil(n / 2),): 2, ..., 2, and 1 last when n is odd
+        i = torch.arange((n + 1) // 2, device=x.device)
+        return 2 - (2 * i + 2 > n).to(x.dtype)
+    return sums / (counts(h)[:, None] * counts(w)[None, :])
+
+
+def _pad_indices(n, padded, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Source indices of ``padded`` positions over a side of ``n``: reflect (negative where
+    reflecting runs off the side) and replicate."""
+    i = torch.arange(padded, device=device)
+    reflect = torch.where(i < n, i, 2 * (n - 1) - i)
+    replicate = i - (i - (n - 1)).clamp(min=0)
+    return reflect, replicate
+
+
 class StyleEncoder(nn.Module):
     """``E_S``: style features -> global descriptor ``W`` of shape ``(s_d, s_h, s_w)``.
 
@@ -103,9 +150,14 @@ class StyleEncoder(nn.Module):
         if self.mode == "paper" and tuple(feat.shape[-2:]) != (need, need):
             raise ValueError(f"paper mode needs {need}x{need} style features (a 256x256 style), "
                              f"got {tuple(feat.shape[-2:])}")
-        h = self.blocks(feat)  # (B, hidden, h / 2**num_blocks, w / 2**num_blocks)
-        if self.mode == "any":
-            h = F.adaptive_avg_pool2d(h, self.pooled_size)
+        if self.mode == "paper":
+            h = self.blocks(feat)  # (B, hidden, pooled, pooled)
+        else:  # the same blocks, with pooling that follows any input size (and exports so)
+            h = feat
+            for layer in self.blocks:
+                h = avg_pool2d_ceil(h) if isinstance(layer, nn.AvgPool2d) else layer(h)
+            # (B, hidden, ceil(h / 2**num_blocks), ceil(w / 2**num_blocks))
+            h = adaptive_avg_pool2d(h, self.pooled_size)  # (B, hidden, pooled, pooled)
         w = self.fc(h.flatten(1))  # (B, s_d * s_h * s_w)
         return w.view(-1, self.style_channels, self.style_size, self.style_size)
 
@@ -184,26 +236,36 @@ class StyleTransferModel(nn.Module, HubModel):
 
     def _style_input(self, style: torch.Tensor) -> torch.Tensor:
         """The style image as the descriptor network needs it (identity unless paper mode)."""
-        if min(style.shape[-2:]) < 8:
+        if style.shape[-2] < 8 or style.shape[-1] < 8:
             raise ValueError(f"style images must be at least 8 px, got {tuple(style.shape[-2:])}")
         return style
 
     # ----------------------------------------------------------------- sizes
     @staticmethod
     def padded_size(h: int, w: int, multiple: int = 8, minimum: int = 16) -> tuple[int, int]:
-        """The size a content image is padded to: a multiple of 8, at least 16."""
+        """The size a content image is padded to: a multiple of 8, at least 16.
+
+        ``torch.sym_max`` rather than ``max``: with symbolic sizes (ONNX export) it stays a
+        formula of the input's shape instead of the example's value.
+        """
         def up(n):
-            return max(minimum, -(-n // multiple) * multiple)
+            return torch.sym_max(minimum, (n + multiple - 1) // multiple * multiple)
         return up(h), up(w)
 
     def _pad(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
+        """Pad bottom/right to :meth:`padded_size`: reflect, or replicate where reflecting
+        cannot fill the padding (a side of 8 px or less).
+
+        Written without Python branches on the size (index gathering, the mode chosen by a
+        tensor condition), so an exported graph pads every input size as eager mode does.
+        """
         h, w = x.shape[-2:]
         ph, pw = self.padded_size(h, w)
-        if (ph, pw) == (h, w):
-            return x, (h, w)
-        pad = (0, pw - w, 0, ph - h)
-        mode = "reflect" if (pw - w) < w and (ph - h) < h else "replicate"
-        return F.pad(x, pad, mode=mode), (h, w)
+        rh, ch = _pad_indices(h, ph, x.device)  # (ph,) reflect and replicate row indices
+        rw, cw = _pad_indices(w, pw, x.device)
+        reflect = (rh.min() >= 0) & (rw.min() >= 0)  # reflect only where both sides can
+        rows, cols = torch.where(reflect, rh, ch), torch.where(reflect, rw, cw)
+        return x.index_select(-2, rows).index_select(-1, cols), (h, w)
 
     # ----------------------------------------------------------------- public API
     @torch.no_grad()
