@@ -30,6 +30,7 @@ TOOLS = {
     "adaconv-eval-stargan": "eval_stargan",
     "adaconv-stargan-translate": "stargan_translate",
     "adaconv-stylegan-sample": "stylegan_sample",
+    "adaconv-export": "export",
 }
 
 
@@ -286,6 +287,7 @@ SHARED = {
     "adaconv-stargan-translate": ["--model", "--checkpoint", "--output-dir", "--wing-weights", "--device",
                                   "--no-progress", "--overwrite", "--skip-bad-images"],
     "adaconv-stylegan-sample": ["--model", "--output", "--output-dir", "--device", "--no-progress", "--overwrite"],
+    "adaconv-export": ["--model", "--output", "--overwrite"],
 }
 
 

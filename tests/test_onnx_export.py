@@ -198,7 +198,7 @@ def test_export_errors(case, exported, tmp_path, capsys, monkeypatch):
                             lambda name, *a: None if name == "onnxscript" else object())
     code, cap = _export(argv, capsys)
     assert code == 2 and "Traceback" not in cap.err and len(cap.err.strip().splitlines()) == 1
-    expect = {"no_model": "config.json", "folder_output": "is a folder", "old_opset": "--opset",
+    expect = {"no_model": "no such folder, and not a Hub id in the local cache", "folder_output": "is a folder", "old_opset": "--opset",
               "new_opset": "--opset", "no_onnx": 'pip install "adaconv-gen[onnx]"'}[case]
     assert expect in cap.err
     assert not out.exists() and not any(p.suffix == ".onnx" for p in tmp_path.rglob("*"))

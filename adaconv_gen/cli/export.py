@@ -14,42 +14,45 @@ inputs ``content (1, 3, H, W)`` and ``style (1, 3, h, w)``, float32 RGB in [0, 1
 
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
 
 from ..errors import UserInputError
 from ..models.onnx_export import DEFAULT_OPSET, export_stylizer, require_onnx_packages
 from ..models.style_transfer import load_style_transfer_model
-from . import normalize_flags, run_cli
+from .common import (
+    add_model,
+    add_overwrite,
+    check_model_family,
+    make_parser,
+    model_folder,
+    output_file,
+    parse,
+    positive_int,
+    run_cli,
+)
 
 __all__ = ["main", "parse_args"]
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None):
     """Command-line flags (hyphens; underscores accepted too)."""
-    p = argparse.ArgumentParser(prog="adaconv-export", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--model", required=True,
-                   help="Style-transfer model folder written by save_pretrained / the recipe (O/model).")
-    p.add_argument("--output", required=True, help="The .onnx file to write.")
-    p.add_argument("--opset", type=int, default=DEFAULT_OPSET,
-                   help="ONNX opset (18 or later: the style resize needs antialiased Resize).")
-    p.add_argument("--overwrite", action="store_true", help="Replace --output if it exists.")
-    return p.parse_args(normalize_flags(sys.argv[1:] if argv is None else argv, prefer="-"))
+    p = make_parser("adaconv-export", __doc__)
+    add_model(p, "the style-transfer model")
+    p.add_argument("--output", required=True, metavar="FILE", help="the .onnx file to write")
+    p.add_argument("--opset", type=positive_int, default=DEFAULT_OPSET,
+                   help="ONNX opset (18 or later: the style resize needs antialiased Resize)")
+    add_overwrite(p)
+    return parse(p, argv)
 
 
 def _main(argv: list[str] | None) -> int:
     args = parse_args(argv)
-    out = Path(args.output)
-    if out.is_dir():
-        raise UserInputError(f"--output {str(out)!r} is a folder; give the .onnx file to write")
-    if out.exists() and not args.overwrite:
-        raise UserInputError(f"--output {str(out)!r} exists; pass --overwrite to replace it")
+    out = output_file(args.output, overwrite=args.overwrite)
     if args.opset < DEFAULT_OPSET:
         raise UserInputError(f"--opset must be {DEFAULT_OPSET} or later (antialiased Resize), got {args.opset}")
     require_onnx_packages()
-    model = load_style_transfer_model(args.model)
+    folder = check_model_family(model_folder(args.model), "style-transfer")
+    model = load_style_transfer_model(folder)
     export_stylizer(model, out, opset=args.opset)
     print(f"wrote {out} ({model.model_type}, opset {args.opset}; inputs content, style, alpha=1; output image)")
     return 0
