@@ -70,7 +70,8 @@ def test_download_into_hub_cache_with_checksum(hub, tmp_path, monkeypatch):
     entry = W.register_weights(W.WeightsFile("test-file", "published.pth", "ADACONV_TEST_FILE_WEIGHTS",
                                              "a test file", url=src.as_uri(), sha256=digest[:8]))
     try:
-        monkeypatch.delenv("ADACONV_OFFLINE", raising=False)
+        for var in W.OFFLINE_ENV_VARS:
+            monkeypatch.delenv(var, raising=False)
         got = W.resolve("test-file")
         assert got == hub / "published.pth" and W.sha256sum(got) == digest
         got.unlink()
