@@ -263,6 +263,12 @@ def main(args) -> None:
     if acc.is_main_process:
         sg.save_pretrained(ema, out / "final")
         acc.print(f"done: {state.step} steps; samples in {out / 'samples'}, networks in {out / 'final'}")
+        if args.demo:  # the demo's four numbers, with trivial outputs beside them (docs/stargan_v2.md)
+            from adaconv_gen.evaluation.demo import evaluate_demo, format_demo_report
+
+            scores = evaluate_demo(ema, args.train_dir, args.val_dir, args.img_size, out / "demo_scores.json",
+                                   seed=args.seed, device=acc.device)
+            acc.print("\n".join(format_demo_report(scores) + [f"(also in {out / 'demo_scores.json'})"]))
     acc.end_training()
 
 
