@@ -9,6 +9,7 @@ mean. On a GPU also bf16 autocast and channels_last.
     python benchmarks/adaconv_layer.py                 # CPU, fp32
     python benchmarks/adaconv_layer.py --device cuda   # fp32, bf16, channels_last
     python benchmarks/adaconv_layer.py --batch 2 --scale 0.5 --repeats 3   # quick look
+    python benchmarks/adaconv_layer.py --quick --json out.json   # seconds: tiny sizes, 1 repeat
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import multiprocessing as mp
 import statistics
 import time
 
+import _report
 import torch
 import torch.nn.functional as F
 
@@ -118,7 +120,7 @@ def bench(device, b, scale, repeats, autocast_dtype=None, channels_last=False, m
     print(f"\n== {label}, B={b}, forward+backward, median of {repeats} ==")
     print(f"{'C/H/groups':>14} | {'ours ms':>8} {'loop ms':>8} {'adain ms':>8} | {'loop/ours':>9} {'ours/adain':>10} |"
           f" {'ours MB':>8} {'loop MB':>8}")
-    ratios = []
+    ratios, rows = [], []
     for c, h, g in LEVELS:
         h = max(4, int(h * scale))
         t = make_inputs(c, h, g, b, device, channels_last=channels_last)
@@ -139,9 +141,14 @@ def bench(device, b, scale, repeats, autocast_dtype=None, channels_last=False, m
         ratios.append(r)
         print(f"{f'{c}/{h}/{g}':>14} | {med['ours']:8.1f} {med['loop']:8.1f} {med['adain']:8.1f} | {r:8.2f}x"
               f" {med['ours'] / med['adain']:9.2f}x | {mem['ours']:8.0f} {mem['loop']:8.0f}")
+        rows.append([f"{c} / {h} / {g}", med["ours"], med["loop"], med["adain"], r, med["ours"] / med["adain"],
+                     mem["ours"], mem["loop"]])
     gm = math.exp(sum(map(math.log, ratios)) / len(ratios))
     print(f"geometric mean speed-up over the loop: {gm:.2f}x (slowest level {min(ratios):.2f}x)")
-    return gm
+    rows.append(["geometric mean", "", "", "", gm, "", "", ""])
+    return _report.table(f"AdaConv layer, {label}, B={b}, forward+backward, median of {repeats}",
+                         ["C / H / groups", "ours ms", "loop ms", "AdaIN ms", "loop / ours", "ours / AdaIN",
+                          "ours MB", "loop MB"], rows)
 
 
 def main(argv=None):
@@ -151,15 +158,27 @@ def main(argv=None):
     p.add_argument("--scale", type=float, default=1.0, help="scale the spatial sizes (1 = 256x256 content)")
     p.add_argument("--repeats", type=int, default=5, help="timed runs per variant (median)")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
+    p.add_argument("--dtype", choices=["fp32", "bf16"], default=None,
+                   help="fp32, or bf16 autocast (default: fp32 on CPU; fp32, bf16 and channels_last on CUDA)")
+    p.add_argument("--channels-last", action="store_true", help="channels_last inputs (with --dtype)")
+    p.add_argument("--quick", action="store_true",
+                   help="seconds, not minutes: batch 2, 1/8 of the sizes, 1 repeat, no memory measurement")
+    p.add_argument("--json", default=None, help="also write the tables and the machine as JSON here")
     args = p.parse_args(argv)
+    if args.quick:
+        args.batch, args.scale, args.repeats, args.no_memory = 2, 0.125, 1, True
     device = torch.device(args.device)
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(f"device: {name}; torch {torch.__version__}")
-    bench(device, args.batch, args.scale, args.repeats, memory=not args.no_memory)
-    if device.type == "cuda":
-        bench(device, args.batch, args.scale, args.repeats, autocast_dtype=torch.bfloat16, memory=not args.no_memory)
-        bench(device, args.batch, args.scale, args.repeats, channels_last=True, memory=not args.no_memory)
+    mem = not args.no_memory
+    if args.dtype is None and not args.channels_last:
+        configs = [(None, False)] + ([(torch.bfloat16, False), (None, True)] if device.type == "cuda" else [])
+    else:
+        configs = [(torch.bfloat16 if args.dtype == "bf16" else None, args.channels_last)]
+    tables = [bench(device, args.batch, args.scale, args.repeats, autocast_dtype=dt, channels_last=cl, memory=mem)
+              for dt, cl in configs]
+    _report.save(args.json, "adaconv_layer", tables, args.device)
 
 
 if __name__ == "__main__":

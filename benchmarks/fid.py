@@ -2,6 +2,7 @@
 
     PYTHONPATH=. python benchmarks/fid.py                       # defaults below
     PYTHONPATH=. python benchmarks/fid.py --n-small 500 --n-large 100 --workers 8
+    PYTHONPATH=. python benchmarks/fid.py --quick --json out.json   # seconds: tiny sizes, 1 repeat
 
 Measures, in one run:
 
@@ -25,6 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import _report
 import numpy as np
 import torch
 from PIL import Image
@@ -41,7 +43,17 @@ def parse_args(argv=None):
     p.add_argument("--fd-samples", type=int, default=4096, help="samples behind the 2048-d stats")
     p.add_argument("--repeats", type=int, default=3, help="timing repeats (best is reported)")
     p.add_argument("--work-dir", default=None, help="where to write images (default: a temp dir)")
-    return p.parse_args(argv)
+    p.add_argument("--fd-dims", type=int, default=2048, help="feature dimension of the Frechet distance timing")
+    p.add_argument("--device", default="cpu", choices=["cpu"],
+                   help="the extraction comparison runs on CPU (pytorch-fid's loop is timed as it is used)")
+    p.add_argument("--quick", action="store_true",
+                   help="seconds, not minutes: d = 256, 4 small PNGs, 2 large JPEGs, 1 repeat, no workers")
+    p.add_argument("--json", default=None, help="also write the tables and the machine as JSON here")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.fd_dims, args.fd_samples, args.n_small, args.small_size = 256, 512, 4, 32
+        args.n_large, args.batch_size, args.workers, args.repeats = 2, 4, 0, 1
+    return args
 
 
 def _timed(fn, *args):
@@ -58,16 +70,16 @@ def _timed_cpu(fn, *args):
     return out, wall, sum(c1[:4]) - sum(c0[:4])
 
 
-def bench_frechet(n: int, repeats: int):
+def bench_frechet(n: int, repeats: int, d: int = 2048):
     from pytorch_fid.fid_score import calculate_frechet_distance
 
     from adaconv_gen.metrics import frechet_distance
 
     rng = np.random.default_rng(0)
-    d = 2048
     mix = rng.standard_normal((d, d)) / np.sqrt(d)
     rows = []
-    for label, n1 in (("full rank", n), ("rank-deficient (500 samples)", 500)):
+    few = 500 if d == 2048 else d // 4
+    for label, n1 in (("full rank", n), (f"rank-deficient ({few} samples)", few)):
         x = rng.standard_normal((n1, d)) @ mix + 0.1
         y = rng.standard_normal((n, d)) @ (mix + 0.05 * np.eye(d))
         m1, s1 = x.mean(0), np.cov(x, rowvar=False)
@@ -177,10 +189,12 @@ def main(argv=None):
           f"load average {os.getloadavg()[0]:.1f} at start")
     print(f"command: python benchmarks/fid.py --n-small {args.n_small} --small-size "
           f"{args.small_size} --n-large {args.n_large} --batch-size {args.batch_size} "
-          f"--workers {args.workers} --fd-samples {args.fd_samples} --repeats {args.repeats}\n")
-    print("| Frechet distance, d = 2048 | pytorch-fid (sqrtm) s | ours s | speed-up | rel. diff |")
+          f"--workers {args.workers} --fd-samples {args.fd_samples} --repeats {args.repeats}"
+          f"{'' if args.fd_dims == 2048 else f' --fd-dims {args.fd_dims}'}\n")
+    print(f"| Frechet distance, d = {args.fd_dims} | pytorch-fid (sqrtm) s | ours s | speed-up | rel. diff |")
     print("|---|---|---|---|---|")
-    for label, t_ref, t_our, rel in bench_frechet(args.fd_samples, args.repeats):
+    fd_rows = bench_frechet(args.fd_samples, args.repeats, args.fd_dims)
+    for label, t_ref, t_our, rel in fd_rows:
         print(f"| {label} | {t_ref:.2f} | {t_our:.2f} | {t_ref / t_our:.1f}x | {rel:.1e} |")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(args.work_dir or tmp)
@@ -192,6 +206,16 @@ def main(argv=None):
         print(f"| {label} | {r_ref:.2f} | {r_our:.2f} | {r_our / r_ref:.2f}x | {c_ref:.3f} | "
               f"{c_our:.3f} | {note} |")
     print(f"\nload average {os.getloadavg()[0]:.1f} at end")
+    _report.save(args.json, "fid", [
+        _report.table(f"Frechet distance, d = {args.fd_dims}, best of {args.repeats}",
+                      ["case", "pytorch-fid (sqrtm) s", "ours s", "speed-up", "rel. diff"],
+                      [[lab, t_ref, t_our, t_ref / t_our, rel] for lab, t_ref, t_our, rel in fd_rows]),
+        _report.table(f"Feature extraction (CPU, random Inception weights), best of {args.repeats}",
+                      ["images", "pytorch-fid img/s", "ours img/s", "ratio", "pytorch-fid CPU s/img",
+                       "ours CPU s/img", "note"],
+                      [[lab, r_ref, r_our, r_our / r_ref, c_ref, c_our, note]
+                       for lab, r_ref, r_our, c_ref, c_our, note in rows]),
+    ])
 
 
 if __name__ == "__main__":

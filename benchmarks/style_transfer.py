@@ -13,6 +13,8 @@ Weights are random (speed does not depend on them). Example::
 
     python benchmarks/style_transfer.py --device cuda --size 512 --batch-size 8 --iters 50
     python benchmarks/style_transfer.py --device cpu --size 512 --batch-size 2 --iters 3 --warmup 1
+    python benchmarks/style_transfer.py --quick --json out.json     # seconds: 64 px, 1 call
+    python benchmarks/style_transfer.py --device cuda --dtype bf16 --channels-last   # bf16 autocast
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import _report  # noqa: E402
 
 import adaconv_gen.nn.adaconv2d as adaconv2d_module  # noqa: E402
 from adaconv_gen.models.style_transfer import create_style_transfer_model  # noqa: E402
@@ -50,10 +54,10 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_model(model, content, style, iters: int, warmup: int) -> float:
-    """Mean seconds per ``model(content, style)`` call."""
+def time_model(model, content, style, iters: int, warmup: int, autocast: bool = False) -> float:
+    """Mean seconds per ``model(content, style)`` call (``autocast``: under bf16 autocast)."""
     dev = content.device
-    with torch.inference_mode():
+    with torch.inference_mode(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=autocast):
         for _ in range(warmup):
             model(content, style)
         _sync(dev)
@@ -73,11 +77,19 @@ def parse_args(argv=None):
     p.add_argument("--batch-size", type=int, default=1, help="Images per call.")
     p.add_argument("--iters", type=int, default=20, help="Timed calls per model.")
     p.add_argument("--warmup", type=int, default=3, help="Untimed calls first.")
-    p.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default="float32", help="Weights/inputs.")
+    p.add_argument("--dtype", choices=("float32", "float16", "bfloat16", "fp32", "bf16"), default="float32",
+                   help="Weights and inputs cast to float32/float16/bfloat16; 'bf16': fp32 weights under bf16 "
+                        "autocast ('fp32' = float32).")
+    p.add_argument("--channels-last", action="store_true", help="Model and images in channels_last.")
+    p.add_argument("--quick", action="store_true", help="Seconds, not minutes: 64x64 content and style, 1 call.")
+    p.add_argument("--json", default=None, help="Also write the table and the machine as JSON here.")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads on CPU.")
     p.add_argument("--models", nargs="+", default=["adain", "adaconv", "adaconv-loop"], help="What to time.")
     p.add_argument("--output", default=None, help="Also write the results as JSON here.")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.quick:
+        args.size, args.style_size, args.batch_size, args.iters, args.warmup = 64, 64, 1, 1, 1
+    return args
 
 
 def main(argv=None) -> dict:
@@ -85,20 +97,25 @@ def main(argv=None) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.backends.cudnn.benchmark = True
-    dev, dtype = torch.device(args.device), getattr(torch, args.dtype)
+    autocast = args.dtype == "bf16"
+    dev = torch.device(args.device)
+    dtype = torch.float32 if args.dtype in ("fp32", "bf16") else getattr(torch, args.dtype)
+    fmt = torch.channels_last if args.channels_last else torch.contiguous_format
     g = torch.Generator().manual_seed(0)
     content = (torch.rand(args.batch_size, 3, args.size, args.size, generator=g) * 2 - 1).to(dev, dtype)
     style = (torch.rand(args.batch_size, 3, args.style_size, args.style_size, generator=g) * 2 - 1).to(dev, dtype)
+    content, style = content.contiguous(memory_format=fmt), style.contiguous(memory_format=fmt)
     torch.manual_seed(0)
-    nets = {"adain": create_style_transfer_model("adain", vgg_weights="random").to(dev, dtype).eval()}
+    build = lambda m: create_style_transfer_model(m, vgg_weights="random").to(dev, dtype, memory_format=fmt).eval()  # noqa: E731
+    nets = {"adain": build("adain")}
     if any(m.startswith("adaconv") for m in args.models):
-        nets["adaconv"] = create_style_transfer_model("adaconv", vgg_weights="random").to(dev, dtype).eval()
+        nets["adaconv"] = build("adaconv")
     rows = {}
     for name in args.models:
         net = nets["adaconv" if name.startswith("adaconv") else name]
         ctx = per_sample_loop() if name == "adaconv-loop" else contextlib.nullcontext()
         with ctx:
-            sec = time_model(net, content, style, args.iters, args.warmup)
+            sec = time_model(net, content, style, args.iters, args.warmup, autocast)
         rows[name] = {"seconds_per_call": sec, "images_per_second": args.batch_size / sec}
         print(f"{name:>13}: {args.batch_size / sec:8.3f} img/s  ({1000 * sec:9.1f} ms per batch of {args.batch_size})",
               flush=True)
@@ -111,6 +128,13 @@ def main(argv=None) -> dict:
               "cpu_threads": torch.get_num_threads()}
     if args.output:
         Path(args.output).write_text(json.dumps(result, indent=2) + "\n")
+    title = (f"Stylisation, {args.size}x{args.size} content, {args.style_size}x{args.style_size} style, batch "
+             f"{args.batch_size}, {dev.type}, {args.dtype}{', channels_last' if args.channels_last else ''}, "
+             f"mean of {args.iters} calls")
+    rows = [[name, r["images_per_second"], 1000 * r["seconds_per_call"], r.get("time_vs_adain", float("nan"))]
+            for name, r in rows.items()]
+    _report.save(args.json, "style_transfer", [_report.table(
+        title, ["model", "images/s", "ms per batch", "time vs AdaIN"], rows)], args.device)
     return result
 
 

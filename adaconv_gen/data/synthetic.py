@@ -13,13 +13,28 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-__all__ = ["PATTERNS", "pattern_image", "write_pattern_folder", "write_domain_dataset"]
+__all__ = ["PATTERNS", "PALETTES", "pattern_image", "write_pattern_folder", "write_domain_dataset"]
 
 
 def _palette(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     a = rng.uniform(0.0, 1.0, 3)
     b = 1.0 - a * rng.uniform(0.3, 1.0, 3)
     return a, b
+
+
+def _hsv(h: float, s: float, v: float) -> np.ndarray:
+    k = (np.array([5.0, 3.0, 1.0]) + h * 6) % 6
+    return v - v * s * np.clip(np.minimum(k, 4 - k), 0, 1)
+
+
+def _vivid_palette(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A bright saturated colour on a dark one of another hue: the image's colour is obvious."""
+    h = rng.uniform(0, 1)
+    return _hsv(h, rng.uniform(0.7, 1.0), rng.uniform(0.85, 1.0)), \
+        _hsv((h + rng.uniform(0.25, 0.75)) % 1, rng.uniform(0.5, 1.0), rng.uniform(0.15, 0.4))
+
+
+PALETTES = {"random": _palette, "vivid": _vivid_palette}
 
 
 def _grid(size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -78,18 +93,24 @@ PATTERNS = {
 }
 
 
-def pattern_image(kind: str, size: int, rng: np.random.Generator) -> np.ndarray:
-    """One ``(size, size, 3)`` uint8 image of a pattern with random colours and parameters."""
+def pattern_image(kind: str, size: int, rng: np.random.Generator, palette: str = "random") -> np.ndarray:
+    """One ``(size, size, 3)`` uint8 image of a pattern with random colours and parameters.
+
+    ``palette``: ``"random"`` (any two colours) or ``"vivid"`` (a bright saturated colour on a
+    dark one of another hue).
+    """
     if kind not in PATTERNS:
         raise ValueError(f"unknown pattern {kind!r}; valid: {', '.join(PATTERNS)}")
+    if palette not in PALETTES:
+        raise ValueError(f"unknown palette {palette!r}; valid: {', '.join(PALETTES)}")
     m = PATTERNS[kind](size, rng)[..., None]
-    a, b = _palette(rng)
+    a, b = PALETTES[palette](rng)
     img = a * m + b * (1 - m) + rng.normal(0, 0.02, (size, size, 3))
     return np.clip(np.rint(img * 255), 0, 255).astype(np.uint8)
 
 
 def write_pattern_folder(root: str | os.PathLike, kinds: Sequence[str], n: int, size: int = 64,
-                         seed: int = 0, ext: str = ".png") -> list[Path]:
+                         seed: int = 0, ext: str = ".png", palette: str = "random") -> list[Path]:
     """Write ``n`` images cycling through ``kinds`` into ``root``; returns their paths."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -98,16 +119,17 @@ def write_pattern_folder(root: str | os.PathLike, kinds: Sequence[str], n: int, 
     for i in range(n):
         kind = kinds[i % len(kinds)]
         p = root / f"{kind}_{i:05d}{ext}"
-        Image.fromarray(pattern_image(kind, size, rng)).save(p)
+        Image.fromarray(pattern_image(kind, size, rng, palette)).save(p)
         paths.append(p)
     return paths
 
 
 def write_domain_dataset(root: str | os.PathLike, domains: Sequence[str] = ("stripes", "dots", "rings"),
-                         n_train: int = 64, n_val: int = 8, size: int = 64, seed: int = 0) -> Path:
+                         n_train: int = 64, n_val: int = 8, size: int = 64, seed: int = 0,
+                         palette: str = "random") -> Path:
     """Write ``root/{train,val}/<domain>/*.png``, one pattern family per domain; returns root."""
     root = Path(root)
     for split, n, off in (("train", n_train, 0), ("val", n_val, 1000)):
         for j, d in enumerate(domains):
-            write_pattern_folder(root / split / d, [d], n, size=size, seed=seed + off + 7919 * j)
+            write_pattern_folder(root / split / d, [d], n, size=size, seed=seed + off + 7919 * j, palette=palette)
     return root
