@@ -456,7 +456,7 @@ def baseline_output(name: str, content: Tensor, reference: Tensor) -> Tensor:
 
 @dataclass
 class TrainConfig:
-    steps: int = 1500
+    steps: int = 1000
     batch_size: int = 8
     crop: int = 32
     lr: float = 2e-3
@@ -610,8 +610,8 @@ def make_eval_batch(photos: dict, n_per_photo: int, size: int, seed: int = 1234)
 
 SETTINGS = {
     "quick": dict(steps=40, width=8, adain_wide_width=16, depth=2, eval_per_photo=4, crop=32),
-    "default": dict(steps=1500, width=32, adain_wide_width=64, depth=4, eval_per_photo=16, crop=32),
-    "full": dict(steps=4000, width=32, adain_wide_width=64, depth=4, eval_per_photo=32, crop=32),
+    "default": dict(steps=1000, width=32, adain_wide_width=64, depth=4, eval_per_photo=16, crop=32),
+    "full": dict(steps=3000, width=32, adain_wide_width=64, depth=4, eval_per_photo=32, crop=32),
 }
 
 
@@ -623,7 +623,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--eval-images", "--eval_images", default=None,
                    help="folder of held-out photographs (default: scikit-image's held-out ones)")
     p.add_argument("--steps", type=int, default=None,
-                   help="training steps per variant (default: 1500; --full 4000; --quick 40)")
+                   help="training steps per variant (default: 1000; --full 3000; --quick 40)")
     p.add_argument("--full", action="store_true",
                    help="longer training, more held-out examples, and the ablation")
     p.add_argument("--quick", action="store_true", help="tiny smoke run (under a minute)")
@@ -631,7 +631,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="also run the ablation (AdaConv with 1x1 kernels; AdaIN/AdaConv "
                         "modulating only the first block)")
     p.add_argument("--variants", default=",".join(VARIANTS),
-                   help=f"comma-separated learned variants among {', '.join(VARIANTS)}")
+                   help=f"comma-separated learned variants among {', '.join(VARIANTS)}, "
+                        "or none (baselines and ablation only)")
     p.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (every variant)")
     p.add_argument("--batch-size", "--batch_size", type=int, default=8, help="batch size")
     p.add_argument("--seed", type=int, default=0, help="seed (data order and initialisation)")
@@ -652,10 +653,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         raise UserInputError(f"--batch-size {args.batch_size}: must be at least 1")
     if args.figure_rows < 1:
         raise UserInputError(f"--figure-rows {args.figure_rows}: must be at least 1")
-    args.variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    names = [v.strip() for v in args.variants.split(",") if v.strip()]
+    args.variants = [] if names == ["none"] else names
     bad = [v for v in args.variants if v not in VARIANTS]
-    if bad or not args.variants:
-        raise UserInputError(f"--variants {','.join(args.variants)}: valid are {', '.join(VARIANTS)}")
+    if bad or not names:
+        raise UserInputError(f"--variants {','.join(names)}: valid are {', '.join(VARIANTS)} or none")
     for flag, value in (("--json", args.json), ("--figure", args.figure)):
         if value is not None and Path(value).is_dir():
             raise UserInputError(f"{flag} {value}: is a folder, expected a file")
@@ -771,7 +773,7 @@ def main(argv=None) -> dict:
     return report
 
 
-def save_figure(path, batch: Batch, outputs: dict, rows: int, scale: int = 2) -> None:
+def save_figure(path, batch: Batch, outputs: dict, rows: int, scale: int = 3) -> None:
     """Rows of held-out examples: content, reference, target, then each variant's output.
 
     One example per held-out photograph first (then the rest), values clipped to [0, 1],
