@@ -584,12 +584,33 @@ def bootstrap(mse: np.ndarray, ssims: np.ndarray, groups: list[str], n_boot: int
             "ssim_ci95": [float(np.percentile(ss, 2.5)), float(np.percentile(ss, 97.5))]}
 
 
+def paired_gain(a: dict, b: dict, groups: list[str], n_boot: int = 2000, seed: int = 0) -> dict:
+    """PSNR and SSIM of ``a`` minus those of ``b`` on the same examples, with 95% intervals from
+    the same photograph resamples (paired: the photographs' own difficulty cancels)."""
+    rng = np.random.default_rng(seed)
+    ma, mb = np.asarray(a["mse_per_example"]), np.asarray(b["mse_per_example"])
+    sa, sb = np.asarray(a["ssim_per_example"]), np.asarray(b["ssim_per_example"])
+    names = sorted(set(groups))
+    idx = {n: np.array([i for i, g in enumerate(groups) if g == n]) for n in names}
+    dp, ds = [], []
+    for _ in range(n_boot):
+        pick = np.concatenate([idx[names[j]] for j in rng.integers(len(names), size=len(names))])
+        dp.append(psnr_from_mse(float(ma[pick].mean())) - psnr_from_mse(float(mb[pick].mean())))
+        ds.append(float(sa[pick].mean() - sb[pick].mean()))
+    return {"psnr": psnr_from_mse(float(ma.mean())) - psnr_from_mse(float(mb.mean())),
+            "ssim": float(sa.mean() - sb.mean()),
+            "psnr_ci95": [float(np.percentile(dp, 2.5)), float(np.percentile(dp, 97.5))],
+            "ssim_ci95": [float(np.percentile(ds, 2.5)), float(np.percentile(ds, 97.5))]}
+
+
 @torch.no_grad()
 def evaluate(outputs: Tensor, batch: Batch) -> dict:
-    """Metrics of ``outputs`` against the batch's targets (intervals over content photographs)."""
+    """Metrics of ``outputs`` against the batch's targets (intervals over content photographs),
+    with the per-example values (for paired comparisons)."""
     mse = per_example_mse(outputs, batch.target).numpy()
     ss = ssim(outputs, batch.target).numpy()
-    return bootstrap(mse, ss, batch.photos)
+    return {**bootstrap(mse, ss, batch.photos), "mse_per_example": mse.tolist(),
+            "ssim_per_example": ss.tolist()}
 
 
 def predict(model: nn.Module, batch: Batch, chunk: int = 32) -> Tensor:
@@ -670,13 +691,16 @@ def _fmt_ci(d: dict, key: str, digits: int) -> str:
 
 
 def format_table(results: dict) -> str:
-    """A markdown table, one row per variant."""
-    rows = ["| variant | PSNR dB [95% CI] | SSIM [95% CI] | params | train s | loss plateaued |",
-            "| --- | --- | --- | --- | --- | --- |"]
+    """A markdown table, one row per variant (gains: paired, over the colour-only baseline)."""
+    rows = ["| variant | PSNR dB [95% CI] | SSIM [95% CI] | PSNR gain over colour-only [95% CI] "
+            "| SSIM gain [95% CI] | params | train s | loss plateaued |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name, r in results.items():
         plateau_s = "-" if r.get("plateaued") is None else (
             f"{'yes' if r['plateaued'] else 'no'} ({100 * r['last_window_decrease']:.1f}%)")
-        rows.append(f"| {name} | {_fmt_ci(r, 'psnr', 2)} | {_fmt_ci(r, 'ssim', 3)} | "
+        g = r.get("gain_vs_colour_only")
+        gains = (f"{_fmt_ci(g, 'psnr', 2)} | {_fmt_ci(g, 'ssim', 4)}" if g else "- | -")
+        rows.append(f"| {name} | {_fmt_ci(r, 'psnr', 2)} | {_fmt_ci(r, 'ssim', 3)} | {gains} | "
                     f"{r['params']:,} | {r.get('train_seconds', 0):.0f} | {plateau_s} |")
     return "\n".join(rows)
 
@@ -689,6 +713,9 @@ def run_variant(name: str, net_cfg: NetConfig, train_cfg: TrainConfig, train_pho
     hist = train(model, train_photos, train_cfg, log_every)
     out = predict(model, eval_batch)
     res = evaluate(out, eval_batch)
+    colour = evaluate(baseline_output("colour-only", eval_batch.content, eval_batch.reference),
+                      eval_batch)
+    res["gain_vs_colour_only"] = paired_gain(res, colour, eval_batch.photos)
     plat, rel = plateau(hist["losses"])
     n = max(1, len(hist["losses"]) // 20)
     res.update(params=count_params(model), train_seconds=hist["seconds"], plateaued=plat,
@@ -725,7 +752,8 @@ def main(argv=None) -> dict:
         results[name], outputs[name] = run_variant(name, net_cfg, train_cfg, train_photos,
                                                    eval_batch, args.log_every)
         r = results[name]
-        print(f"  {name}: PSNR {_fmt_ci(r, 'psnr', 2)}  SSIM {_fmt_ci(r, 'ssim', 3)}  "
+        print(f"  {name}: PSNR {_fmt_ci(r, 'psnr', 2)}  SSIM {_fmt_ci(r, 'ssim', 3)}  gain over "
+              f"colour-only {_fmt_ci(r['gain_vs_colour_only'], 'psnr', 2)} dB  "
               f"{r['params']:,} params  {r['train_seconds']:.0f} s", flush=True)
     print()
     print(format_table(results))
@@ -744,6 +772,10 @@ def main(argv=None) -> dict:
                 print(f"  training {key} ...", flush=True)
                 ablation[key], _ = run_variant(mod, cfg, train_cfg, train_photos, eval_batch,
                                                args.log_every)
+                r = ablation[key]
+                print(f"  {key}: PSNR {_fmt_ci(r, 'psnr', 2)}  gain over colour-only "
+                      f"{_fmt_ci(r['gain_vs_colour_only'], 'psnr', 2)} dB  "
+                      f"{r['params']:,} params  {r['train_seconds']:.0f} s", flush=True)
         print()
         print(format_table(ablation))
 

@@ -253,3 +253,13 @@ def test_bad_flags_are_user_errors(tmp_path):
         st.parse_args(["--variants", "adain,nope"])
     with pytest.raises(UserInputError, match="--json"):
         st.parse_args(["--json", str(tmp_path)])
+
+
+def test_paired_gain_against_a_plain_computation():
+    a = {"mse_per_example": [0.01, 0.02, 0.03, 0.04], "ssim_per_example": [0.9, 0.8, 0.7, 0.6]}
+    b = {"mse_per_example": [0.02, 0.02, 0.06, 0.04], "ssim_per_example": [0.8, 0.8, 0.6, 0.6]}
+    g = st.paired_gain(a, b, ["p", "p", "q", "q"], n_boot=300)
+    assert g["psnr"] == pytest.approx(10 * np.log10(0.035 / 0.025))
+    assert g["ssim"] == pytest.approx(0.05)
+    # resamples: all-p, all-q, or both; the interval's ends are the single-photograph gains
+    assert g["psnr_ci95"] == pytest.approx([10 * np.log10(0.02 / 0.015), 10 * np.log10(0.05 / 0.035)])
