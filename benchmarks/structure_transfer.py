@@ -471,7 +471,8 @@ def train(model: nn.Module, photos: dict, cfg: TrainConfig, log_every: int = 0,
 
     ``batches``: optional ``step -> Batch`` replacing the random training batches (tests).
 
-    Returns ``{"losses": [...per step...], "seconds": float}``.
+    Returns ``{"losses": [...per step...], "seconds": wall, "cpu_seconds": process CPU time}``
+    (on a shared machine the CPU time is what the run would take alone, per thread).
     """
     rng = np.random.default_rng(cfg.seed)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99))
@@ -482,7 +483,7 @@ def train(model: nn.Module, photos: dict, cfg: TrainConfig, log_every: int = 0,
 
     losses = []
     model.train()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for step in range(cfg.steps):
         batch = (batches(step) if batches is not None else
                  make_batch(rng, photos, cfg.batch_size, cfg.crop, held_out_filters=False))
@@ -498,7 +499,8 @@ def train(model: nn.Module, photos: dict, cfg: TrainConfig, log_every: int = 0,
         if log_every and (step + 1) % log_every == 0:
             print(f"    step {step + 1}/{cfg.steps}  loss {np.mean(losses[-log_every:]):.5f}  "
                   f"{time.perf_counter() - t0:.0f}s", flush=True)
-    return {"losses": losses, "seconds": time.perf_counter() - t0}
+    return {"losses": losses, "seconds": time.perf_counter() - t0,
+            "cpu_seconds": time.process_time() - c0}
 
 
 def plateau(losses: list[float], window: float = 0.2, tol: float = 0.02) -> tuple[bool, float]:
@@ -718,7 +720,8 @@ def run_variant(name: str, net_cfg: NetConfig, train_cfg: TrainConfig, train_pho
     res["gain_vs_colour_only"] = paired_gain(res, colour, eval_batch.photos)
     plat, rel = plateau(hist["losses"])
     n = max(1, len(hist["losses"]) // 20)
-    res.update(params=count_params(model), train_seconds=hist["seconds"], plateaued=plat,
+    res.update(params=count_params(model), train_seconds=hist["seconds"],
+               train_cpu_seconds=hist["cpu_seconds"], plateaued=plat,
                last_window_decrease=rel, loss_first=float(np.mean(hist["losses"][:n])),
                loss_last=float(np.mean(hist["losses"][-n:])),
                loss_curve=[float(np.mean(hist["losses"][i:i + n]))
