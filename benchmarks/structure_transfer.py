@@ -707,6 +707,16 @@ def format_table(results: dict) -> str:
     return "\n".join(rows)
 
 
+PAIRS = (("adaconv", "adain"), ("adaconv", "adain-wide"), ("modconv", "adain"),
+         ("adain-wide", "adain"))
+
+
+def compare_variants(results: dict, groups: list[str]) -> dict:
+    """Paired differences ``a - b`` (:func:`paired_gain`) for the pairs in ``PAIRS`` present."""
+    return {f"{a} - {b}": paired_gain(results[a], results[b], groups)
+            for a, b in PAIRS if a in results and b in results}
+
+
 def run_variant(name: str, net_cfg: NetConfig, train_cfg: TrainConfig, train_photos: dict,
                 eval_batch: Batch, log_every: int = 0) -> tuple[dict, Tensor]:
     torch.manual_seed(train_cfg.seed)
@@ -760,6 +770,9 @@ def main(argv=None) -> dict:
               f"{r['params']:,} params  {r['train_seconds']:.0f} s", flush=True)
     print()
     print(format_table(results))
+    paired = compare_variants(results, eval_batch.photos)
+    for key, g in paired.items():
+        print(f"  {key} (paired): PSNR {_fmt_ci(g, 'psnr', 2)} dB  SSIM {_fmt_ci(g, 'ssim', 4)}")
 
     ablation = {}
     if args.full or args.ablation:
@@ -784,6 +797,7 @@ def main(argv=None) -> dict:
 
     report = {
         "variants": results,
+        "paired": paired,
         "ablation": ablation,
         "settings": {"mode": mode, "steps": steps, "batch_size": args.batch_size,
                      "crop": st["crop"], "lr": args.lr, "optimizer": "Adam(0.9, 0.99), cosine "
