@@ -825,15 +825,19 @@ def main(argv=None) -> dict:
 def save_figure(path, batch: Batch, outputs: dict, rows: int, scale: int = 3) -> None:
     """Rows of held-out examples: content, reference, target, then each variant's output.
 
-    One example per held-out photograph first (then the rest), values clipped to [0, 1],
-    cells enlarged ``scale`` x (nearest neighbour).
+    The rows are the examples where structure matters most, chosen without looking at any
+    learned output: the largest colour-only error, one per held-out photograph (then the
+    next largest). Values clipped to [0, 1], cells enlarged ``scale`` x (nearest neighbour).
     """
+    colour = per_example_mse(baseline_output("colour-only", batch.content, batch.reference),
+                             batch.target)
+    ranked = torch.argsort(colour, descending=True).tolist()
     order, seen = [], set()
-    for i, p in enumerate(batch.photos):
-        if p not in seen:
-            seen.add(p)
+    for i in ranked:
+        if batch.photos[i] not in seen:
+            seen.add(batch.photos[i])
             order.append(i)
-    order += [i for i in range(len(batch.photos)) if i not in order]
+    order += [i for i in ranked if i not in order]
     cols = [batch.content, batch.reference, batch.target] + [
         outputs[k] for k in outputs if k != "identity"]
     cells = [col[i] for i in order[:rows] for col in cols]
