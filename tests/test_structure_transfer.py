@@ -263,3 +263,29 @@ def test_paired_gain_against_a_plain_computation():
     assert g["ssim"] == pytest.approx(0.05)
     # resamples: all-p, all-q, or both; the interval's ends are the single-photograph gains
     assert g["psnr_ci95"] == pytest.approx([10 * np.log10(0.02 / 0.015), 10 * np.log10(0.05 / 0.035)])
+
+
+def test_main_writes_the_json_shape_and_the_figure(tmp_path, capsys):
+    from PIL import Image
+
+    rng = np.random.default_rng(6)
+    for folder, n in (("train", 3), ("eval", 2)):
+        (tmp_path / folder).mkdir()
+        for i in range(n):
+            arr = (rng.random((40, 44, 3)) ** (i + 1) * 255).astype(np.uint8)
+            Image.fromarray(arr).save(tmp_path / folder / f"{i}.png")
+    out, fig = tmp_path / "st.json", tmp_path / "st.png"
+    report = st.main(["--quick", "--steps", "3", "--train-images", str(tmp_path / "train"),
+                      "--eval-images", str(tmp_path / "eval"), "--json", str(out),
+                      "--figure", str(fig), "--figure-rows", "2"])
+    import json
+
+    saved = json.loads(out.read_text())
+    assert set(saved["variants"]) == {*st.VARIANTS, *st.BASELINES}
+    for v in saved["variants"].values():
+        assert {"psnr", "ssim", "params"} <= set(v) and math.isfinite(v["psnr"])
+    assert saved["split"]["n_eval_photos"] == 2 and saved["variants"]["identity"]["params"] == 0
+    assert report["variants"]["adain"]["params"] == saved["variants"]["adain"]["params"] > 0
+    with Image.open(fig) as im:  # 2 rows x 8 columns of 32 px cells, 3x, 2 px gaps
+        assert im.size == (8 * 96 + 9 * 2, 2 * 96 + 3 * 2)
+    assert "| adaconv |" in capsys.readouterr().out
