@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -285,7 +286,13 @@ def test_sigterm_to_one_of_two_processes_stops_and_checkpoints_both(data, tmp_pa
     os.kill(ranks[1], signal.SIGTERM)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode != 0  # the launcher reports its workers' 143 as a failure
-    assert err.count("exitcode  : 143") == 2, err[-4000:]  # both workers, not a hang, not a crash
+    # The first worker to finish exits 143; the launcher then terminates the other, which exits
+    # 143 too or, when it was already past its save and tearing down, dies of that SIGTERM (-15).
+    # Never a crash or a hang; that both ranks stopped at the same step and took part in the save
+    # is what the checkpoint below shows.
+    codes = re.findall(r"exitcode\s*:\s*(-?\d+)", err)
+    assert "143" in codes and set(codes) <= {"143", "-15"}, err[-4000:]
+    assert err.index("interrupted at step") < err.index("exitcode")  # saved before any worker ended
     step = int(next(x for x in err.splitlines() if "interrupted at step" in x).split("interrupted at step ")[1]
                .split(":")[0])
     ckpt = out / f"checkpoint-{step}"
