@@ -187,6 +187,11 @@ def test_one_run_per_folder(data, tmp_path, capsys):
     assert "--max_train_steps must be >= the resumed step 2, got 1" in err
     err = _refuse("stylegan", [*common, "--demo"], capsys)  # a demo does not replace a real run
     assert "already holds a run" in err
+    # continuing from an earlier checkpoint would leave checkpoint-2 of the abandoned timeline
+    err = _refuse("stylegan", [*common, "--max_train_steps", "3", "--resume_from_checkpoint",
+                               out / "checkpoint-1"], capsys)
+    assert err == (f"error: --resume_from_checkpoint checkpoint-1: {out} holds later checkpoints (up to "
+                   "checkpoint-2); remove them first to continue from step 1, or resume from latest\n")
     assert _tree(out) == before  # nothing changed, config.json included
 
     res = run_recipe("stylegan.py", *common, "--max_train_steps", "1", "--overwrite_output_dir")

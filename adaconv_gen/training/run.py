@@ -137,6 +137,12 @@ def plan_run(args: argparse.Namespace, architecture: Sequence[str] = (), recipe:
         if args.max_train_steps < plan.step:
             raise UserInputError(f"--max_train_steps must be >= the resumed step {plan.step}, "
                                  f"got {args.max_train_steps}")
+        if ckpt is not None and holds and ckpt.parent.resolve() == out.resolve() and held_step > plan.step:
+            # Continuing from an earlier checkpoint would leave the later ones beside the new
+            # ones: two timelines in one folder, and 'latest' could pick the abandoned one.
+            raise UserInputError(f"--resume_from_checkpoint {ckpt.name}: {out} holds later checkpoints "
+                                 f"(up to checkpoint-{held_step}); remove them first to continue from "
+                                 f"step {plan.step}, or resume from latest")
         return plan
     if not holds:
         return RunPlan("fresh")
