@@ -760,14 +760,19 @@ def main(argv=None) -> dict:
         results[name] = {**evaluate(out, eval_batch), "params": 0, "train_seconds": 0.0,
                          "plateaued": None}
         outputs[name] = out
-    for name in args.variants:
-        print(f"  training {name} ...", flush=True)
-        results[name], outputs[name] = run_variant(name, net_cfg, train_cfg, train_photos,
-                                                   eval_batch, args.log_every)
-        r = results[name]
-        print(f"  {name}: PSNR {_fmt_ci(r, 'psnr', 2)}  SSIM {_fmt_ci(r, 'ssim', 3)}  gain over "
-              f"colour-only {_fmt_ci(r['gain_vs_colour_only'], 'psnr', 2)} dB  "
+
+    def train(key: str, modulation: str, cfg: NetConfig, ssim: bool = True):
+        """Train one variant and print its one-line summary."""
+        print(f"  training {key} ...", flush=True)
+        r, out = run_variant(modulation, cfg, train_cfg, train_photos, eval_batch, args.log_every)
+        shown = f"  SSIM {_fmt_ci(r, 'ssim', 3)}" if ssim else ""
+        print(f"  {key}: PSNR {_fmt_ci(r, 'psnr', 2)}{shown}  gain over colour-only "
+              f"{_fmt_ci(r['gain_vs_colour_only'], 'psnr', 2)} dB  "
               f"{r['params']:,} params  {r['train_seconds']:.0f} s", flush=True)
+        return r, out
+
+    for name in args.variants:
+        results[name], outputs[name] = train(name, name, net_cfg)
     print()
     print(format_table(results))
     paired = compare_variants(results, eval_batch.photos)
@@ -785,13 +790,7 @@ def main(argv=None) -> dict:
             for mod in mods:
                 cfg = NetConfig(**{**net_cfg.__dict__, **change})
                 key = f"{mod} ({title})"
-                print(f"  training {key} ...", flush=True)
-                ablation[key], _ = run_variant(mod, cfg, train_cfg, train_photos, eval_batch,
-                                               args.log_every)
-                r = ablation[key]
-                print(f"  {key}: PSNR {_fmt_ci(r, 'psnr', 2)}  gain over colour-only "
-                      f"{_fmt_ci(r['gain_vs_colour_only'], 'psnr', 2)} dB  "
-                      f"{r['params']:,} params  {r['train_seconds']:.0f} s", flush=True)
+                ablation[key], _ = train(key, mod, cfg, ssim=False)
         print()
         print(format_table(ablation))
 
